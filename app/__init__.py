@@ -1,0 +1,1 @@
+"""lexdora: liability buckets for commercial contracts."""

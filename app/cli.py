@@ -1,0 +1,14 @@
+"""`python -m app ...`: a thin shell over the library and the services.
+
+Each room adds its own command here: ingest, classify, score, users.
+"""
+from __future__ import annotations
+
+import typer
+
+cli = typer.Typer(help="lexdora: liability buckets for commercial contracts.", no_args_is_help=True,
+                  add_completion=False)
+
+
+def main() -> None:
+    cli()

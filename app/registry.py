@@ -1,0 +1,129 @@
+"""Model versions on disk: written by training, read by the app.
+
+Layout of one version (``models/registry/<version>/`` or the shipped ``models/default/``):
+
+    card.json          machine-readable model card (see CARD_FIELDS)
+    README.md          the same for humans
+    adapter/           PEFT adapter (adapter_config.json, adapter_model.safetensors), or
+    merged/            full merged weights when card["merged"] is true
+    calibration.json   {"temperature": T} fitted by training.calibrate
+    policy.yaml        routing thresholds fitted by training.thresholds (optional)
+    eval/              evaluation reports (optional)
+
+``models/registry/ACTIVE`` holds the name of the active version; with no such
+file the shipped default is active.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+from app.config import get_settings
+
+DEFAULT_VERSION = "default"
+
+# Fields every card carries; training fills them, the app and the dashboard read them.
+CARD_FIELDS = (
+    "version", "created", "parent", "base_model", "method", "quantization", "labels",
+    "data_hash", "train_config", "params", "wall_time_s", "peak_memory_mb", "metrics", "merged",
+)
+
+
+class ModelVersionNotFound(LookupError):
+    """The named model version is not in the registry."""
+
+
+@dataclass(frozen=True)
+class ModelVersion:
+    name: str
+    path: Path
+
+    @property
+    def card(self) -> dict:
+        return json.loads((self.path / "card.json").read_text())
+
+    @property
+    def merged(self) -> bool:
+        return bool(self.card.get("merged"))
+
+    @property
+    def temperature(self) -> float:
+        f = self.path / "calibration.json"
+        return float(json.loads(f.read_text())["temperature"]) if f.exists() else 1.0
+
+    @property
+    def policy_path(self) -> Path | None:
+        p = self.path / "policy.yaml"
+        return p if p.exists() else None
+
+    def write_card(self, card: dict) -> None:
+        (self.path / "card.json").write_text(json.dumps(card, indent=2, sort_keys=True, default=str) + "\n")
+
+    def update_card(self, **fields) -> dict:
+        card = self.card
+        card.update(fields)
+        self.write_card(card)
+        return card
+
+
+class Registry:
+    def __init__(self, root: Path | None = None, default_dir: Path | None = None):
+        settings = get_settings()
+        self.root = Path(root or settings.registry_dir)
+        self.default_dir = Path(default_dir or settings.default_model_dir)
+
+    def list(self) -> list[ModelVersion]:
+        """All versions, the shipped default first, then registered ones oldest first."""
+        versions = []
+        if (self.default_dir / "card.json").exists():
+            versions.append(ModelVersion(DEFAULT_VERSION, self.default_dir))
+        if self.root.exists():
+            for p in sorted(self.root.iterdir()):
+                if p.is_dir() and (p / "card.json").exists():
+                    versions.append(ModelVersion(p.name, p))
+        return versions
+
+    def get(self, name: str | None = None) -> ModelVersion:
+        """The named version, or the active one when name is None."""
+        if name is None:
+            return self.active()
+        if name == DEFAULT_VERSION:
+            if (self.default_dir / "card.json").exists():
+                return ModelVersion(DEFAULT_VERSION, self.default_dir)
+        elif (self.root / name / "card.json").exists():
+            return ModelVersion(name, self.root / name)
+        known = ", ".join(v.name for v in self.list()) or "none"
+        raise ModelVersionNotFound(f"model version {name!r} not found (known: {known})")
+
+    def active_name(self) -> str:
+        f = self.root / "ACTIVE"
+        return f.read_text().strip() if f.exists() else DEFAULT_VERSION
+
+    def active(self) -> ModelVersion:
+        return self.get(self.active_name())
+
+    def activate(self, name: str) -> ModelVersion:
+        """Make `name` the active version (also used to roll back)."""
+        version = self.get(name)
+        self.root.mkdir(parents=True, exist_ok=True)
+        tmp = self.root / "ACTIVE.tmp"
+        tmp.write_text(version.name + "\n")
+        os.replace(tmp, self.root / "ACTIVE")  # atomic: readers never see a half-written name
+        return version
+
+    def new_version(self, tag: str = "") -> ModelVersion:
+        """Create an empty folder for a new version named by UTC time (and a tag)."""
+        stamp = datetime.now(timezone.utc).strftime("v%Y%m%d-%H%M%S")
+        slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
+        base = f"{stamp}-{slug}" if slug else stamp
+        name, n = base, 1
+        while (self.root / name).exists():
+            n += 1
+            name = f"{base}-{n}"
+        path = self.root / name
+        path.mkdir(parents=True)
+        return ModelVersion(name, path)

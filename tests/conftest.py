@@ -1,0 +1,61 @@
+"""Shared fixtures. Unit tests use a tiny Llama made from a config: fast, and the same
+code path (LlamaForSequenceClassification, PEFT, tokenizer files) as the real 135M model."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = Path(os.environ.get("LEXDORA_SHARED_DIR", ROOT.parent / "shared"))
+CUAD = SHARED / "data" / "cuad"
+
+# Words enough for the clause texts of the tests to tokenise to something other than [UNK].
+_TINY_WORDS = """the a an of to and or in for by with any all no not shall be is are this that
+agreement party parties liability liable limited limitation exceed fees paid amount damages
+consequential indirect special punitive lost profits except foregoing apply indemnify defend
+hold harmless claims losses breach confidentiality gross negligence wilful misconduct cap capped
+uncapped unlimited basket deductible threshold aggregate sole exclusive remedy governing law
+state term terminate payment insurance warranty section notice months twelve $ 1,000,000 . , ; ( )""".split()
+
+
+def build_tiny_llama(path: Path, num_labels: int = 7, seed: int = 0) -> Path:
+    """Write a 2-layer, 32-wide LlamaForSequenceClassification and a word-level tokenizer to `path`."""
+    import torch
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers
+    from transformers import LlamaConfig, LlamaForSequenceClassification, PreTrainedTokenizerFast
+
+    from app.taxonomy import ID2LABEL, LABEL2ID
+
+    vocab = {"[PAD]": 0, "[UNK]": 1, "[BOS]": 2, "[EOS]": 3}
+    for w in _TINY_WORDS:
+        vocab.setdefault(w, len(vocab))
+    tok = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.normalizer = normalizers.Lowercase()
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=tok, pad_token="[PAD]", unk_token="[UNK]",
+                                        bos_token="[BOS]", eos_token="[EOS]", model_max_length=256)
+    torch.manual_seed(seed)
+    config = LlamaConfig(vocab_size=len(vocab), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                         num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=256,
+                         pad_token_id=0, bos_token_id=2, eos_token_id=3, num_labels=num_labels,
+                         id2label=dict(ID2LABEL), label2id=dict(LABEL2ID))
+    model = LlamaForSequenceClassification(config)
+    path.mkdir(parents=True, exist_ok=True)
+    model.save_pretrained(path)
+    tokenizer.save_pretrained(path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory) -> Path:
+    """A tiny Llama sequence classifier on disk, usable wherever a base model path is accepted."""
+    return build_tiny_llama(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture(scope="session")
+def cuad_dir() -> Path:
+    if not CUAD.exists():
+        pytest.fail(f"CUAD data not found at {CUAD}; set LEXDORA_SHARED_DIR")
+    return CUAD
