@@ -13,7 +13,8 @@ import unicodedata
 import zipfile
 
 from app.ingest.document import Document, IngestError
-from app.ingest.layout import looks_hard_wrapped, reflow, strip_running_lines
+from app.ingest.layout import (NUMBERED_LINE, PAGE_NUMBER, SENTENCE_END, is_heading, join_lines, looks_hard_wrapped, reflow,
+                                strip_running_lines)
 
 MB = 1024 * 1024
 PARAGRAPH_BREAK = "\n\n"
@@ -116,6 +117,9 @@ def pdf_page_lines(data: bytes) -> list[list[str]]:
                                   "export the PDF again and re-upload") from None
             finally:
                 page.close()
+            # PDFium marks a hyphen at a line end with U+FFFE and drops the line break; put it back so
+            # a footer glued to the page's last word is seen as its own line.
+            raw = raw.replace("\ufffe", "\ufffe\n")
             pages.append(raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
         return pages
     finally:
@@ -138,10 +142,9 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
         paragraphs = [_clean(p) for p in reflow(lines, full_width)]
         # A paragraph cut by the page break continues on the next page: join it, not a new one.
         if parts and paragraphs and _continues(parts[-1], paragraphs[0]):
-            sep = "" if parts[-1].endswith("-") and paragraphs[0][:1].islower() else " "
-            if sep == "":
-                parts[-1] = parts[-1][:-1]
-                length -= 1
+            joined, sep = join_lines(parts[-1], paragraphs[0])
+            length += len(joined) - len(parts[-1])
+            parts[-1] = joined
             page_starts.append(length + len(sep))
             parts[-1] += sep + paragraphs[0]
             length += len(sep) + len(paragraphs[0])
@@ -159,13 +162,19 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
 
 
 def _continues(previous: str, first: str) -> bool:
-    from app.ingest.layout import NUMBERED_LINE, _SENTENCE_END, _is_heading
-    return not (_SENTENCE_END.search(previous) or NUMBERED_LINE.match(first) or _is_heading(first)
-                or _is_heading(previous.rsplit("\n", 1)[-1]))
+    """Does the first paragraph of a page carry on the last one of the page before?"""
+    return not (SENTENCE_END.search(previous) or NUMBERED_LINE.match(first) or is_heading(first)
+                or is_heading(previous))
 
 
 def _clean(paragraph: str) -> str:
     return re.sub(r"[ \t\u00a0]+", " ", _CONTROL.sub("", paragraph)).strip()
+
+
+def _join_paragraphs(paragraphs) -> str:
+    """Clean paragraphs joined by blank lines; lone page numbers ("7", "- 7 -", "Page 7") left out."""
+    kept = (p for p in (_clean(x) for x in paragraphs) if p and not PAGE_NUMBER.match(p))
+    return PARAGRAPH_BREAK.join(kept)
 
 
 # --- DOCX --------------------------------------------------------------------------------------
@@ -197,7 +206,7 @@ def read_docx(data: bytes) -> tuple[str, tuple[int, ...]]:
     except Exception:  # python-docx/lxml raise many types on malformed parts; all mean the same to a user
         raise IngestError("this Word file is damaged and cannot be read; open it in Word, save it "
                           "again and re-upload") from None
-    return PARAGRAPH_BREAK.join(p for p in (_clean(x) for x in paragraphs) if p), (0,)
+    return _join_paragraphs(paragraphs), (0,)
 
 
 # --- TXT ---------------------------------------------------------------------------------------
@@ -234,11 +243,12 @@ def read_txt(data: bytes) -> tuple[str, tuple[int, ...]]:
         paragraphs = reflow(lines)
     else:
         paragraphs = re.split(r"\n\s*\n|\n", text)
-    return PARAGRAPH_BREAK.join(p for p in (_clean(x) for x in paragraphs) if p), (0,)
+    return _join_paragraphs(paragraphs), (0,)
 
 
 # --- HTML --------------------------------------------------------------------------------------
 
+_SGML_HEADER = re.compile(rb"<(?:TYPE|SEQUENCE|FILENAME|DESCRIPTION)>[^<\r\n]*", re.IGNORECASE)
 _BREAK = "\ue000"  # a private-use character: marks block boundaries while whitespace is collapsed
 _BLOCK_TAGS = ["p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "title",
                "blockquote", "pre", "center", "hr", "dt", "dd", "ul", "ol", "section", "article"]
@@ -247,6 +257,8 @@ _BLOCK_TAGS = ["p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
 def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
     from bs4 import BeautifulSoup
 
+    # EDGAR's SGML wrapper lines (<TYPE>EX-10.1, <FILENAME>...) are never closed: drop them before parsing.
+    data = _SGML_HEADER.sub(b"", data)
     soup = BeautifulSoup(data, "lxml")
     for tag in soup(["script", "style", "head", "noscript", "template"]):
         tag.decompose()
@@ -263,4 +275,4 @@ def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", soup.get_text()))
     lines = text.split(_BREAK)
     paragraphs = reflow(lines) if looks_hard_wrapped(lines) else lines
-    return PARAGRAPH_BREAK.join(p for p in (_clean(x) for x in paragraphs) if p), (0,)
+    return _join_paragraphs(paragraphs), (0,)

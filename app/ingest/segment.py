@@ -14,10 +14,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from app.ingest.document import Clause, Document
+from app.ingest.layout import is_heading
 
 MAX_WORDS = 350   # a unit longer than this is cut into chunks...
 TARGET_WORDS = 300  # ...of at most this many words, at sentence boundaries
 TITLE_MAX_WORDS = 10
+SENTENCE_WINDOW = 3000  # chars handed to pysbd at once
 
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _ROMAN_RE = re.compile(r"^(?=[ivxlc])c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
@@ -35,9 +37,11 @@ _MARKER = re.compile(
 )
 # Where a number may sit inside a paragraph: after a sentence or heading ends.
 _INLINE = re.compile(r"(?:(?<=[.:])|(?<=[.:][\"'”’)]))\s+(?=[(\dASa-z§])")
-_EXHIBIT = re.compile(r"^(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|"
+_EXHIBIT = re.compile(r"(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|"
                       r"Attachment|IN WITNESS WHEREOF)\b")
 _WORD = re.compile(r"\S+")
+_LEADING_NUMBER = re.compile(r"[\w.()]{1,12}[.!?]\s+")
+_ENDS_SENTENCE = re.compile(r"[.!?;:][\"'”’)\]]*$")
 _PARAGRAPH = re.compile(r"[^\n]+")
 
 
@@ -205,18 +209,43 @@ def _sentence_splitter():
     return pysbd.Segmenter(language="en", clean=False)
 
 
+def _windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut text[start:end] into pieces of at most SENTENCE_WINDOW chars, at a ". " where there is one."""
+    out = []
+    while end - start > SENTENCE_WINDOW:
+        cut = max(text.rfind(". ", start, start + SENTENCE_WINDOW), text.rfind("; ", start, start + SENTENCE_WINDOW))
+        if cut <= start:
+            cut = text.rfind(" ", start, start + SENTENCE_WINDOW)
+        cut = cut + 1 if cut > start else start + SENTENCE_WINDOW
+        out.append((start, cut))
+        start = cut
+    out.append((start, end))
+    return out
+
+
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentence spans inside text[start:end], found by pysbd and mapped back to offsets."""
-    spans, pos = [], start
-    for sentence in _sentence_splitter().segment(text[start:end]):
-        s = sentence.strip()
-        if not s:
-            continue
-        i = text.find(s, pos, end)
-        if i < 0:
-            continue
-        spans.append((i, i + len(s)))
-        pos = i + len(s)
+    spans = []
+    # pysbd's time grows with the square of its input; windows keep a 50 MB file linear.
+    for ws, we in _windows(text, start, end):
+        pos = ws
+        for sentence in _sentence_splitter().segment(text[ws:we]):
+            s = sentence.strip()
+            i = text.find(s, pos, we) if s else -1
+            if i < 0:
+                continue
+            if spans and not _ENDS_SENTENCE.search(text, spans[-1][0], spans[-1][1]):
+                # pysbd opens a sentence at "12." in "... under Section 12. The ...": give the number
+                # back to the sentence it ends, or failing that keep both pieces together.
+                lead = _LEADING_NUMBER.match(text, i, i + len(s))
+                if lead and lead.end() < i + len(s):
+                    spans[-1] = (spans[-1][0], i + len(lead.group(0).rstrip()))
+                    spans.append((lead.end(), i + len(s)))
+                else:
+                    spans[-1] = (spans[-1][0], i + len(s))
+            else:
+                spans.append((i, i + len(s)))
+            pos = i + len(s)
     return spans or [(start, end)]
 
 
@@ -233,7 +262,8 @@ def _chunks(text: str, start: int, end: int, pack_paragraphs: bool) -> list[tupl
             continue
         n = _words(text, ps, pe)
         if n > MAX_WORDS:
-            blocks.extend((s, e, _words(text, s, e)) for s, e in _sentences(text, ps, pe))
+            for s, e in _sentences(text, ps, pe):
+                blocks.extend(_pieces(text, s, e))
         else:
             blocks.append((ps, pe, n))
         if not pack_paragraphs:
@@ -253,6 +283,28 @@ def _chunks(text: str, start: int, end: int, pack_paragraphs: bool) -> list[tupl
     if cur_s >= 0:
         chunks.append((cur_s, cur_e))
     return chunks
+
+
+def _pieces(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+    """A sentence too long for one clause is cut after its semicolons, and as a last resort (a table
+    flattened into one line) every TARGET_WORDS words."""
+    n = _words(text, start, end)
+    if n <= MAX_WORDS:
+        return [(start, end, n)]
+    cuts = [start + m.end() for m in re.finditer(r";\s", text[start:end])]
+    if cuts:
+        bounds = [start] + cuts + [end]
+        parts = [_trim(text, a, b) for a, b in zip(bounds, bounds[1:])]
+        return [p for a, b in parts if a < b for p in _word_pieces(text, a, b)]
+    return _word_pieces(text, start, end)
+
+
+def _word_pieces(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+    words = list(_WORD.finditer(text, start, end))
+    if len(words) <= MAX_WORDS:
+        return [(start, end, len(words))]
+    return [(words[k].start(), words[min(k + TARGET_WORDS, len(words)) - 1].end(),
+             min(TARGET_WORDS, len(words) - k)) for k in range(0, len(words), TARGET_WORDS)]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -319,9 +371,16 @@ def _units(text: str) -> list[_Unit]:
             continue
         close_gap(marker.start)
         line_end = text.find("\n", marker.body)
-        title = _title(text[marker.body:len(text) if line_end < 0 else line_end])
-        heading = outline.push(marker, title)
+        line_end = len(text) if line_end < 0 else line_end
+        title = _title(text[marker.body:line_end])
         title_end = text.find(title, marker.body) + len(title) if title else marker.body
+        if not title and not text[marker.body:line_end].strip():
+            # "ARTICLE IV" alone on its line, its heading in capitals on the next one
+            nxt = _PARAGRAPH.search(text, line_end)
+            if nxt and is_heading(nxt.group(0).strip()) and not _MARKER.match(text, _trim(text, *nxt.span())[0]):
+                title = nxt.group(0).strip().rstrip(".:")
+                title_end = nxt.end()
+        heading = outline.push(marker, title)
         units.append(_Unit(marker.start, len(text), marker.label, heading, title_end, len(outline.stack)))
         cursor = marker.start
     while exhibits[ex_i] <= len(text):
@@ -356,11 +415,15 @@ def segment(document: Document) -> list[Clause]:
     """Cut a Document into clauses; see the module docstring for the rules."""
     text = document.text
     clauses: list[Clause] = []
-    for u in _merge_lists(text, _units(text)):
+    units = _merge_lists(text, _units(text))
+    for i, u in enumerate(units):
         start, end = _trim(text, u.start, u.end)
-        # A unit that is only its number and heading ("1. Services.") is a heading, not a clause.
+        # A unit that is only its number and heading ("1. Services." before "1.1 ...") is a heading,
+        # not a clause; a short item with nothing under it ("(iii) Third.") is a clause.
         if u.number is not None and not re.search(r"[A-Za-z]{2}", text[u.title_end:end]):
-            continue
+            has_children = i + 1 < len(units) and units[i + 1].depth > u.depth
+            if has_children or text[u.start:end].isupper():
+                continue
         for cs, ce in _chunks(text, start, end, pack_paragraphs=u.number is not None):
             first, last = document.page_of(cs), document.page_of(ce - 1)
             clauses.append(Clause(index=len(clauses), number=u.number, heading=u.heading, text=text[cs:ce],
