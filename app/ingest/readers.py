@@ -71,7 +71,7 @@ def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Do
     if not data:
         raise IngestError(f"{name}: the file is empty (0 bytes); upload the contract again")
     if len(data) > max_bytes:
-        raise IngestError(f"{name}: the file is {len(data) / MB:.1f} MB, over the {max_bytes / MB:.0f} MB limit; "
+        raise IngestError(f"{name}: the file is {len(data) / MB:.1f} MB, over the {max_bytes / MB:g} MB limit; "
                           "split it or raise LEXDORA_MAX_UPLOAD_MB")
     try:
         fmt = detect_format(data)
