@@ -111,7 +111,8 @@ def reflow(lines: list[str], full_width: int | None = None) -> list[str]:
             # A number opens a unit only after a finished line: "... set forth in Section\n12.3 hereof" goes on.
             or (NUMBERED_LINE.match(line) is not None
                 and (SENTENCE_END.search(prev_line) is not None or len(prev_line) < short))
-            or is_heading(line) or is_heading(prev_line)
+            # A heading is a short line in capitals; a full line in capitals is shouted body text.
+            or (is_heading(line) and len(line) < short) or (is_heading(prev_line) and len(prev_line) < short)
             or (SENTENCE_END.search(prev_line) is not None and len(prev_line) < short)
         )
         if new_paragraph:

@@ -139,6 +139,8 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
     page_starts: list[int] = []
     length = 0
     for lines in pages:
+        # EDGAR-converted PDFs carry the filing's own page numbers mid-page ("9 10"): drop lone numbers.
+        lines = [x for x in lines if not PAGE_NUMBER.match(x.strip()) or not x.strip()]
         paragraphs = [_clean(p) for p in reflow(lines, full_width)]
         # A paragraph cut by the page break continues on the next page: join it, not a new one.
         if parts and paragraphs and _continues(parts[-1], paragraphs[0]):

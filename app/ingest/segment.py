@@ -20,6 +20,7 @@ MAX_WORDS = 350   # a unit longer than this is cut into chunks...
 TARGET_WORDS = 300  # ...of at most this many words, at sentence boundaries
 TITLE_MAX_WORDS = 10
 SENTENCE_WINDOW = 3000  # chars handed to pysbd at once
+CUT_WINDOW = 50  # words either side of a planned cut searched for a sentence boundary
 
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _ROMAN_RE = re.compile(r"^(?=[ivxlc])c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
@@ -28,7 +29,8 @@ _ROMAN_RE = re.compile(r"^(?=[ivxlc])c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
 _MARKER = re.compile(
     r"""(?P<article>(?:ARTICLE|Article)\s+(?P<art_val>[IVXLC]{1,6}|\d{1,3})\b\.?)
       | (?P<section>(?:SECTION|Section|§)\s*(?P<sec_val>\d{1,3}(?:\.\d{1,3})*)\.?(?=\s|$))
-      | (?P<decimal>(?P<dec_val>\d{1,3}(?:\.\d{1,3})+)\.?(?=\s|$)|(?P<dec1>\d{1,3})\.(?=\s|$))
+      | (?P<decimal>(?P<dec_val>\d{1,3}(?:\.\d{1,3})+)\.?(?=\s|$)|(?P<dec1>\d{1,3})\.(?=\s|$)
+                    |(?P<bare>\d{1,3})(?=\s+[A-Z]{2}))
       | (?P<paren>\(\s*(?P<par_val>[a-zA-Z]{1,2}|[ivxlcIVXLC]{1,6}|\d{1,3})\s*\)(?=\s|$))
       | (?P<rparen>(?P<rp_val>[a-z]|[ivxlc]{1,6}|\d{1,3})\)(?=\s|$))
       | (?P<dotted>(?P<dot_val>[A-Z]|[IVXLC]{1,6})\.(?=\s))
@@ -76,16 +78,18 @@ def _case(s: str) -> str:
     return "upper" if s.isupper() else "lower"
 
 
-def _parse(m: re.Match, text_start: int, strong: bool) -> list[_Marker]:
+def _parse(m: re.Match, strong: bool, heading_follows: bool = False) -> list[_Marker]:
     """Readings of a marker; "(i)" is both the letter after (h) and the roman one, resolved later."""
-    start, end, g = text_start + m.start(), text_start + m.end(), m.groupdict()
+    start, end, g = m.start(), m.end(), m.groupdict()
     label = m.group(0).strip()
     if g["article"]:
         val = g["art_val"]
         n = int(val) if val.isdigit() else _roman_value(val)
         return [_Marker(start, end, "article", (n,), label.rstrip("."), strong)] if n else []
     if g["section"] or g["decimal"]:
-        val = g["sec_val"] or g["dec_val"] or g["dec1"]
+        if g["bare"] and not (strong and heading_follows):
+            return []  # "9 LIMITATION OF LIABILITY." counts, "30 DAYS" inside a sentence does not
+        val = g["sec_val"] or g["dec_val"] or g["dec1"] or g["bare"]
         parts = tuple(int(x) for x in val.split("."))
         if any(p > 200 for p in parts[1:]) or parts[0] == 0 and len(parts) == 1:
             return []
@@ -262,8 +266,7 @@ def _chunks(text: str, start: int, end: int, pack_paragraphs: bool) -> list[tupl
             continue
         n = _words(text, ps, pe)
         if n > MAX_WORDS:
-            for s, e in _sentences(text, ps, pe):
-                blocks.extend(_pieces(text, s, e))
+            blocks.extend(_split_long(text, ps, pe))
         else:
             blocks.append((ps, pe, n))
         if not pack_paragraphs:
@@ -285,26 +288,26 @@ def _chunks(text: str, start: int, end: int, pack_paragraphs: bool) -> list[tupl
     return chunks
 
 
-def _pieces(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
-    """A sentence too long for one clause is cut after its semicolons, and as a last resort (a table
-    flattened into one line) every TARGET_WORDS words."""
-    n = _words(text, start, end)
-    if n <= MAX_WORDS:
-        return [(start, end, n)]
-    cuts = [start + m.end() for m in re.finditer(r";\s", text[start:end])]
-    if cuts:
-        bounds = [start] + cuts + [end]
-        parts = [_trim(text, a, b) for a, b in zip(bounds, bounds[1:])]
-        return [p for a, b in parts if a < b for p in _word_pieces(text, a, b)]
-    return _word_pieces(text, start, end)
-
-
-def _word_pieces(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+def _split_long(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+    """Cut a long paragraph into pieces of even size, each cut at the sentence boundary nearest its ideal
+    place (pysbd, run only on CUT_WINDOW words either side: it is the slowest step of ingestion), else
+    after a semicolon there, else (a table flattened into one line) between two words."""
     words = list(_WORD.finditer(text, start, end))
-    if len(words) <= MAX_WORDS:
-        return [(start, end, len(words))]
-    return [(words[k].start(), words[min(k + TARGET_WORDS, len(words)) - 1].end(),
-             min(TARGET_WORDS, len(words) - k)) for k in range(0, len(words), TARGET_WORDS)]
+    n = len(words)
+    k = -(-n // (TARGET_WORDS - 2 * CUT_WINDOW))
+    cuts = [start]
+    for j in range(1, k):
+        c = round(j * n / k)
+        ideal = words[c].start()
+        ws, we = words[max(0, c - CUT_WINDOW)].start(), words[min(n - 1, c + CUT_WINDOW)].end()
+        options = [s for s, _ in _sentences(text, ws, we)[1:]]
+        if not options:
+            options = [ws + m.end() for m in re.finditer(r";\s+", text[ws:we])]
+        options = [o for o in options if o > cuts[-1]] or [ideal]
+        cuts.append(min(options, key=lambda o: abs(o - ideal)))
+    cuts.append(end)
+    pieces = [_trim(text, a, b) for a, b in zip(cuts, cuts[1:])]
+    return [(a, b, _words(text, a, b)) for a, b in pieces if a < b]
 
 
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
@@ -316,17 +319,17 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _markers(text: str) -> list[tuple[re.Match, int, bool]]:
-    """Candidate markers in reading order: (match, offset of the text it was matched in, strong)."""
+    """Candidate markers in reading order: (match, is the rest of its paragraph a heading, strong)."""
     out = []
     for p in _PARAGRAPH.finditer(text):
         ps, pe = _trim(text, p.start(), p.end())
         m = _MARKER.match(text, ps, pe)
         if m:
-            out.append((m, 0, True))
+            out.append((m, is_heading(text[m.end():pe].strip()), True))
         for gap in _INLINE.finditer(text, ps, pe):
             m = _MARKER.match(text, gap.end(), pe)
             if m and m.start() > ps:
-                out.append((m, 0, False))
+                out.append((m, False, False))
     return out
 
 
@@ -360,13 +363,13 @@ def _units(text: str) -> list[_Unit]:
                 if _EXHIBIT.match(text, _trim(text, p.start(), p.end())[0])]
     exhibits.append(len(text) + 1)
     ex_i = 0
-    for match, base, strong in _markers(text):
+    for match, heading_follows, strong in _markers(text):
         while exhibits[ex_i] < match.start():
             close_gap(exhibits[ex_i])
             units.append(_Unit(cursor, cursor, None, "", cursor, 0))
             outline.reset()
             ex_i += 1
-        marker = outline.choose(_parse(match, base, strong))
+        marker = outline.choose(_parse(match, strong, heading_follows))
         if marker is None:
             continue
         close_gap(marker.start)

@@ -139,6 +139,6 @@ def test_sentence_number_at_a_sentence_end_stays_with_its_sentence():
 def test_text_without_sentences_is_still_cut_to_the_budget():
     flattened_table = " ".join(f"cell{i}" for i in range(2000))
     clauses = segment(doc(flattened_table))
-    assert len(clauses) == 7
+    assert len(clauses) >= 2000 // TARGET_WORDS
     assert max(len(c.text.split()) for c in clauses) <= TARGET_WORDS
     assert " ".join(c.text for c in clauses) == flattened_table
