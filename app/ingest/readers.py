@@ -1,8 +1,8 @@
 """Bytes -> Document, one reader per format; the format comes from the bytes, never the file name.
 
 Every way a file can be unreadable ends in IngestError with a message a lawyer can act on.
-PDF text comes from pypdfium2 (Apache-2.0/BSD): on the 40 CUAD PDFs it extracts about 7x faster
-than pypdf (see bench/ingest_speed.py); PyMuPDF is AGPL and so out.
+PDF text comes from pypdfium2 (Apache-2.0/BSD): on the 40 CUAD PDFs it extracts about 8x faster
+than pypdf (bench/ingest_speed.py prints both); PyMuPDF is AGPL and so out.
 """
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ import unicodedata
 import zipfile
 
 from app.ingest.document import Document, IngestError
-from app.ingest.layout import (NUMBERED_LINE, PAGE_NUMBER, SENTENCE_END, is_heading, join_lines, looks_hard_wrapped, reflow,
-                                strip_running_lines)
+from app.ingest.layout import (NUMBERED_LINE, PAGE_NUMBER, SENTENCE_END, is_heading, join_lines,
+                                looks_hard_wrapped, reflow, strip_running_lines)
 
 MB = 1024 * 1024
 PARAGRAPH_BREAK = "\n\n"
@@ -49,7 +49,7 @@ def detect_format(data: bytes) -> str:
         return "docx"
     for magic, why in _MAGIC_REFUSALS:
         if head.startswith(magic):
-            return _refuse(why + (_IMAGE_HINT if "image" in why else ""))
+            raise IngestError(why + (_IMAGE_HINT if "image" in why else ""))
     probe = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if probe.startswith(b"<") and _HTML_START.search(head):
         return "html"
@@ -57,10 +57,6 @@ def detect_format(data: bytes) -> str:
         text = head.decode("utf-16", errors="ignore").lstrip().lower()
         return "html" if text.startswith(("<!doctype html", "<html")) else "txt"
     return "txt"
-
-
-def _refuse(message: str):
-    raise IngestError(message)
 
 
 def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Document:
@@ -241,11 +237,7 @@ def decode_text(data: bytes) -> str:
 def read_txt(data: bytes) -> tuple[str, tuple[int, ...]]:
     text = decode_text(data).replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
     lines = text.split("\n")
-    if looks_hard_wrapped(lines):
-        paragraphs = reflow(lines)
-    else:
-        paragraphs = re.split(r"\n\s*\n|\n", text)
-    return _join_paragraphs(paragraphs), (0,)
+    return _join_paragraphs(reflow(lines) if looks_hard_wrapped(lines) else lines), (0,)
 
 
 # --- HTML --------------------------------------------------------------------------------------

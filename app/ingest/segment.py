@@ -39,6 +39,9 @@ _MARKER = re.compile(
 )
 # Where a number may sit inside a paragraph: after a sentence or heading ends.
 _INLINE = re.compile(r"(?:(?<=[.:])|(?<=[.:][\"'”’)]))\s+(?=[(\dASa-z§])")
+_INLINE_SUBNUMBER = re.compile(r"(?<=\s)\d{1,3}\.\d{1,3}\.?(?=\s+[A-Z])")
+_REFERRING_WORDS = {"section", "sections", "clause", "clauses", "paragraph", "paragraphs", "article", "articles",
+                    "of", "in", "to", "under", "and", "or", "with", "per", "see", "by", "from", "through", "than"}
 _EXHIBIT = re.compile(r"(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|"
                       r"Attachment|IN WITNESS WHEREOF)\b")
 _WORD = re.compile(r"\S+")
@@ -194,7 +197,7 @@ class _Outline:
 
 def _title(text: str) -> str:
     """A unit's own heading: "Limitation of Liability" in "12. Limitation of Liability. Neither ..." ."""
-    first = re.split(r"(?<=[.:])\s", text.strip(), maxsplit=1)[0].strip()
+    first = re.split(r"(?<=[.:])\s|\s(?=\d{1,3}\.\d{1,3}\.?\s)", text.strip(), maxsplit=1)[0].strip()
     words = first.split()
     if not words or len(words) > TITLE_MAX_WORDS:
         return ""
@@ -326,10 +329,18 @@ def _markers(text: str) -> list[tuple[re.Match, int, bool]]:
         m = _MARKER.match(text, ps, pe)
         if m:
             out.append((m, is_heading(text[m.end():pe].strip()), True))
+        found = []
         for gap in _INLINE.finditer(text, ps, pe):
             m = _MARKER.match(text, gap.end(), pe)
             if m and m.start() > ps:
-                out.append((m, False, False))
+                found.append(m)
+        # "9. TERM & TERMINATION 9.1 The Agreement ...": a sub-number after a heading without a full stop.
+        for m in _INLINE_SUBNUMBER.finditer(text, ps, pe):
+            before = text[max(ps, m.start() - 20):m.start()].split()
+            if m.start() > ps and before and before[-1].lower() not in _REFERRING_WORDS:
+                found.append(_MARKER.match(text, m.start(), pe))
+        out.extend((m, False, False) for m in sorted({m.start(): m for m in found if m}.values(),
+                                                      key=lambda m: m.start()))
     return out
 
 

@@ -142,3 +142,12 @@ def test_text_without_sentences_is_still_cut_to_the_budget():
     assert len(clauses) >= 2000 // TARGET_WORDS
     assert max(len(c.text.split()) for c in clauses) <= TARGET_WORDS
     assert " ".join(c.text for c in clauses) == flattened_table
+
+
+def test_sub_number_after_a_heading_without_full_stop_starts_a_clause():
+    text = ("9. TERM & TERMINATION 9.1 The Agreement commences on the Effective Date. 9.2 Either party may "
+            "terminate as provided under 9.1 The notice must be written.")
+    clauses = segment(doc(text))
+    assert [c.number for c in clauses] == ["9.1", "9.2"]
+    assert clauses[0].heading == "9 TERM & TERMINATION > 9.1"
+    assert clauses[1].text.endswith("under 9.1 The notice must be written.")
