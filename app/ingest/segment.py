@@ -4,8 +4,13 @@ A clause is the smallest numbered unit ("12.3", "(b)", "Section 9.2", "ARTICLE I
 found where a paragraph starts and, because many EDGAR exhibits arrive as one long line, also inside
 a paragraph right after a sentence ends, but only when they continue the numbering seen so far
 ("1.2" after "1.1", "(b)" after "(a)"), so "see Section 14.1 of this Agreement" starts nothing.
-Unnumbered text falls back to paragraphs. Units longer than MAX_WORDS are cut at sentence boundaries
-(pysbd) into chunks of at most TARGET_WORDS, keeping whole sentences together.
+Unnumbered text falls back to paragraphs. Three rules keep clauses whole enough for CUAD's spans,
+which are often a full sentence or two (bench/ingest_coverage.py measures this):
+- a unit that ends with a colon keeps its sub-items ("shall not apply to: (a) ...; (b) ...") when
+  all fit in TARGET_WORDS;
+- the paragraphs of one numbered unit are packed together up to TARGET_WORDS;
+- a paragraph over MAX_WORDS is cut into pieces of even size at the sentence boundary (pysbd)
+  nearest each planned cut.
 """
 from __future__ import annotations
 
@@ -16,8 +21,8 @@ from functools import lru_cache
 from app.ingest.document import Clause, Document
 from app.ingest.layout import is_heading
 
-MAX_WORDS = 350   # a unit longer than this is cut into chunks...
-TARGET_WORDS = 300  # ...of at most this many words, at sentence boundaries
+MAX_WORDS = 350  # a paragraph longer than this is cut...
+TARGET_WORDS = 300  # ...and no clause built from whole paragraphs or pieces grows past this
 TITLE_MAX_WORDS = 10
 SENTENCE_WINDOW = 3000  # chars handed to pysbd at once
 CUT_WINDOW = 50  # words either side of a planned cut searched for a sentence boundary

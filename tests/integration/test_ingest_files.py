@@ -176,3 +176,19 @@ def test_cli_help_shows_an_example():
     result = CliRunner().invoke(cli, ["ingest", "--help"])
     assert result.exit_code == 0
     assert "Example: python -m app ingest" in result.stdout
+
+
+def test_docx_numbering_inherited_from_a_list_style():
+    import io
+
+    import docx
+
+    document = docx.Document()
+    document.add_paragraph("Obligations of the Supplier")
+    for text in ("The Supplier shall deliver on time.", "The Supplier shall keep records."):
+        document.add_paragraph(text, style="List Number")  # numbering set on the style, not the paragraph
+    buf = io.BytesIO()
+    document.save(buf)
+    _, clauses = ingest_bytes(buf.getvalue(), "styled.docx")
+    assert [(c.number, c.text) for c in clauses][-2:] == [
+        ("1", "1. The Supplier shall deliver on time."), ("2", "2. The Supplier shall keep records.")]
