@@ -69,8 +69,9 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
 
 
 def is_heading(line: str) -> bool:
-    letters = [c for c in line if c.isalpha()]
-    return bool(letters) and len(line.split()) <= 12 and all(c.isupper() for c in letters)
+    """A short line in capitals: "LIMITATION OF LIABILITY", "BACKGROUND"."""
+    # str.isupper() is True when every cased character is upper case and there is at least one.
+    return len(line) <= 150 and len(line.split()) <= 12 and line.isupper()
 
 
 def join_lines(prev: str, line: str) -> tuple[str, str]:

@@ -333,7 +333,7 @@ def _markers(text: str) -> list[tuple[re.Match, int, bool]]:
         ps, pe = _trim(text, p.start(), p.end())
         m = _MARKER.match(text, ps, pe)
         if m:
-            out.append((m, is_heading(text[m.end():pe].strip()), True))
+            out.append((m, m.group("bare") is not None and is_heading(text[m.end():pe].strip()), True))
         found = []
         for gap in _INLINE.finditer(text, ps, pe):
             m = _MARKER.match(text, gap.end(), pe)
