@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 import unicodedata
 import zipfile
 
@@ -82,8 +83,17 @@ def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Do
 
 # --- PDF ---------------------------------------------------------------------------------------
 
+# PDFium is not thread-safe (pypdfium2 docs); Streamlit serves each browser session from its own thread.
+_PDFIUM_LOCK = threading.Lock()
+
+
 def pdf_page_lines(data: bytes) -> list[list[str]]:
     """Raw text lines of each page, straight from PDFium."""
+    with _PDFIUM_LOCK:
+        return _pdf_page_lines(data)
+
+
+def _pdf_page_lines(data: bytes) -> list[list[str]]:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -126,6 +136,12 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
     pages = pdf_page_lines(data)
     if not any(line.strip() for lines in pages for line in lines):
         raise IngestError("scanned PDF: no text layer — this PDF holds only images of pages; run it "
+                          "through OCR (e.g. Adobe Acrobat 'Recognize Text' or ocrmypdf) and upload the "
+                          "searchable PDF")
+    blank = [n for n, lines in enumerate(pages, start=1) if not any(line.strip() for line in lines)]
+    # A blank page or two (separator, scanned signature page) is normal; mostly-images means lost text.
+    if len(blank) >= 2 and len(blank) > len(pages) / 2:
+        raise IngestError(f"partly scanned PDF: {len(blank)} of {len(pages)} pages have no text layer; run it "
                           "through OCR (e.g. Adobe Acrobat 'Recognize Text' or ocrmypdf) and upload the "
                           "searchable PDF")
     pages = strip_running_lines(pages)

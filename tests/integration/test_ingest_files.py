@@ -24,6 +24,7 @@ BAD = {
     "corrupt.pdf": "damaged or incomplete",
     "encrypted.pdf": "password-protected",
     "scanned.pdf": "scanned PDF: no text layer",
+    "partly_scanned.pdf": "partly scanned PDF: 2 of 3 pages have no text layer",
     "bomb.docx": "zip bomb",
     "zip_not_docx.docx": "ZIP archive but not a Word document",
     "garbage.bin": "not a contract document",
