@@ -25,7 +25,7 @@ MAX_WORDS = 350  # a paragraph longer than this is cut...
 TARGET_WORDS = 300  # ...and no clause built from whole paragraphs or pieces grows past this
 TITLE_MAX_WORDS = 10
 SENTENCE_WINDOW = 3000  # chars handed to pysbd at once
-CUT_WINDOW = 50  # words either side of a planned cut searched for a sentence boundary
+CUT_WINDOW = 25  # words either side of a planned cut searched for a sentence boundary
 
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _ROMAN_RE = re.compile(r"^(?=[ivxlc])c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
