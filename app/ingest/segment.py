@@ -441,7 +441,8 @@ def segment(document: Document) -> list[Clause]:
         # not a clause; a short item with nothing under it ("(iii) Third.") is a clause.
         if u.number is not None and not re.search(r"[A-Za-z]{2}", text[u.title_end:end]):
             has_children = i + 1 < len(units) and units[i + 1].depth > u.depth
-            if has_children or text[u.start:end].isupper():
+            number_only = not re.search(r"[A-Za-z]{2}", text[start:end])  # "3.1" torn from its text
+            if number_only or has_children or text[start:end].isupper():
                 continue
         for cs, ce in _chunks(text, start, end, pack_paragraphs=u.number is not None):
             first, last = document.page_of(cs), document.page_of(ce - 1)

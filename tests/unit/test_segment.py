@@ -151,3 +151,8 @@ def test_sub_number_after_a_heading_without_full_stop_starts_a_clause():
     assert [c.number for c in clauses] == ["9.1", "9.2"]
     assert clauses[0].heading == "9 TERM & TERMINATION > 9.1"
     assert clauses[1].text.endswith("under 9.1 The notice must be written.")
+
+
+def test_numbers_torn_from_their_text_are_not_clauses():
+    text = "3.1\n\n3.2\n\n(a) (b) (c)\n\n3.3 Duties. The Reseller shall market the Products."
+    assert [c.text for c in segment(doc(text))] == ["3.3 Duties. The Reseller shall market the Products."]
