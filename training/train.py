@@ -287,6 +287,8 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
         "peak_memory_kind": memory.kind,
         "mean_step_s": round(timer.mean_s, 4) if timer.mean_s else None,
         "steps": trainer.state.global_step,
+        "steps_this_run": len(timer.times),
+        "resumed_from": last.name if last else None,
         "epochs_done": round(trainer.state.epoch or 0, 3),
         "best_checkpoint": trainer.state.best_model_checkpoint,
         "identity_check_max_abs_diff": identity_diff,
