@@ -1,6 +1,6 @@
 """LoRA vs DoRA at matched rank, plus the classical baseline, on the same data and split.
 
-    python -m training.compare --config configs/default.yaml [--steps 16] [--out reports]
+    python -m training.compare --config configs/default.yaml [--steps 40] [--out reports]
 
 Rows:
 - LoRA and DoRA: the config with only `method` changed (each method's learning rate rule
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.split("\n\n")[0],
                                      epilog="example: python -m training.compare --config configs/default.yaml")
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=16, help="optimiser steps for each of LoRA and DoRA")
+    parser.add_argument("--steps", type=int, default=40, help="optimiser steps for each of LoRA and DoRA")
     parser.add_argument("--timing-rounds", type=int, default=3, help="interleaved step-time rounds (after warm-up)")
     parser.add_argument("--dropout", type=float, default=0.1, help="dropout of the extra DoRA timing variant")
     parser.add_argument("--out", type=Path, default=ROOT / "reports", help="folder for the Markdown and JSON")
