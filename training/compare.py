@@ -60,7 +60,7 @@ def adapter_row(config: TrainConfig, work: Path) -> dict:
     result = train(config, run_dir=work / f"run-{config.method}", registry=Registry(root=work / "registry"),
                    validate=False)
     card = result.card
-    return {"name": config.method.upper(), "method": config.method, "data_hash": card["data_hash"],
+    return {"name": {"lora": "LoRA", "dora": "DoRA"}[config.method], "method": config.method, "data_hash": card["data_hash"],
             "metrics": card["metrics"]["test"], "params": card["params"], "wall_time_s": card["wall_time_s"],
             "peak_memory_mb": card["peak_memory_mb"], "trainer_mean_step_s": card["mean_step_s"],
             "steps": card["steps"], "learning_rate": config.lr}

@@ -224,9 +224,11 @@ def training_arguments(config: TrainConfig, run_dir: Path, has_validation: bool)
 
 def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
           registry: Registry | None = None, parent: str | None = None, log=print,
-          validate: bool = True) -> RunResult:
+          dataset: tuple | None = None, validate: bool = True) -> RunResult:
     """Train one adapter as configured and register it as a new model version.
 
+    dataset: a prebuilt (DatasetDict, DatasetInfo) from data.build (training.retrain passes one with
+    reviewers' corrections and the parent's fixed split); default: built from config.data.
     validate=False skips validation (no early stopping, no best-checkpoint reload) and scores
     test only: compare.py's fixed-step runs, where a validation pass would only cost time.
     """
@@ -247,7 +249,7 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_config.write_text(json.dumps(config.to_card(), indent=2, sort_keys=True) + "\n")
 
-    ds, info = build_dataset(config.data)
+    ds, info = dataset if dataset is not None else build_dataset(config.data)
     tokenizer = load_tokenizer(config.base_model)
     tok = tokenize(ds, tokenizer, config.max_length)
     train_labels = tok["train"]["labels"]
@@ -308,7 +310,8 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
         "steps_this_run": len(timer.times),
         "resumed_from": last.name if last else None,
         "epochs_done": round(trainer.state.epoch or 0, 3),
-        "best_checkpoint": trainer.state.best_model_checkpoint,
+        # the name only: the run folder belongs to the machine that trained, not to the model
+        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
         "identity_check_max_abs_diff": identity_diff,
         "metrics": metrics,
         "merged": False,
@@ -340,12 +343,15 @@ def _evaluate(trainer, split) -> dict:
     return classification_metrics(out.label_ids, out.predictions.argmax(-1))
 
 
+_METHOD_NAMES = {"lora": "LoRA", "dora": "DoRA"}
+
+
 def model_readme(card: dict) -> str:
     """The model card for humans."""
     cfg = card["train_config"]
     lines = [
         f"# lexdora model {card['version']}", "",
-        f"{card['method'].upper()}{' on a 4-bit NF4 base (QDoRA)' if card['quantization'] == 'nf4' else ''} adapter "
+        f"{_METHOD_NAMES[card['method']]}{' on a 4-bit NF4 base (QDoRA)' if card['quantization'] == 'nf4' else ''} adapter "
         f"for `{card['base_model']}`, sorting clauses into {', '.join(f'`{lab}`' for lab in card['labels'])}.", "",
         f"- Data hash: `{card['data_hash']}` (see `data/build.py`; synthetic clauses in training only)",
         f"- Rank {cfg['r']}, alpha {cfg['alpha']}, dropout {cfg['dropout']}, modules {', '.join(cfg['target_modules'])}; "
