@@ -208,8 +208,14 @@ def _where(clause: Clause) -> str:
 
 
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("lexdora-no-such-user")
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name costs as long as a wrong password."""
+    if not _dummy:
+        _dummy.append(_hasher.hash("lexdora-no-such-user"))
+    return _dummy[0]
 
 
 # ---------------------------------------------------------------------------- users
@@ -246,7 +252,7 @@ def authenticate(name: str, password: str, *, uow: UnitOfWork | None = None) -> 
     with _uow(uow) as uow:
         user = uow.session.scalar(select(User).where(User.name == name.strip()))
         try:
-            _hasher.verify(user.password_hash if user and user.active else _DUMMY_HASH, password)
+            _hasher.verify(user.password_hash if user and user.active else _dummy_hash(), password)
             ok = user is not None and user.active
         except (VerificationError, InvalidHashError):
             ok = False
