@@ -41,15 +41,15 @@ class ClauseFacts:
 def exposure_line(clause: ClauseFacts) -> str | None:
     """One line for a liability clause, or None for `none`."""
     where = clause.number or f"clause {clause.index + 1}"
-    heading = _clean(clause.heading) if clause.heading else None
+    heading = heading_title(clause.heading)
     label = clause.label
     if label == "carve_out":
         subject = _first(_CARVE_OUT, clause.text)
         return f"uncapped for {subject} (carved out of the cap), {where}" if subject else \
             f"cap with carve-outs{_about(heading)}, {where}"
     if label == "uncapped":
-        subject = _first(_UNCAPPED, clause.text) or (heading.lower() if heading else None)
-        return f"uncapped for {subject}, {where}" if subject else f"uncapped liability, {where}"
+        subject = _first(_UNCAPPED, clause.text)
+        return f"uncapped for {subject}, {where}" if subject else f"uncapped liability{_about(heading)}, {where}"
     if label in ("capped", "cap_and_collar"):
         amount = _AMOUNT.search(clause.text)
         limit = f" at {amount.group(0).strip()}" if amount else (" at fees paid" if _FEES.search(clause.text) else "")
@@ -75,6 +75,18 @@ def exposure_lines(clauses: list[ClauseFacts]) -> list[tuple[ClauseFacts, str]]:
     ranked = sorted((c for c in clauses if c.label in EXPOSURE_ORDER),
                     key=lambda c: (EXPOSURE_ORDER.index(c.label), c.index))
     return [(c, line) for c in ranked if (line := exposure_line(c))]
+
+
+_NUMBER_PREFIX = re.compile(r"^(?:(?:section|article|clause)\s+)?(?:\(?[0-9]+(?:\.[0-9]+)*[.)]?|\(?[a-z]{1,4}[.)]|[A-Z][.)])\s*", re.I)
+
+
+def heading_title(heading: str | None) -> str | None:
+    """The most specific named part of a heading path: "11 INDEMNIFICATION > (h)" -> "Indemnification"."""
+    for part in reversed((heading or "").split(" > ")):
+        title = _NUMBER_PREFIX.sub("", part.strip()).strip(" .:-")
+        if sum(ch.isalpha() for ch in title) >= 3:
+            return _clean(title.capitalize() if title.isupper() else title)
+    return None
 
 
 def _first(patterns: tuple[re.Pattern, ...], text: str) -> str | None:

@@ -284,16 +284,14 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
                     uow: UnitOfWork | None = None) -> UploadSummary:
     """Ingest, score and route one uploaded file; the same bytes uploaded again return duplicate=True.
 
-    Raises InvalidFile with a message naming the file when it cannot be read or is too large.
+    Raises InvalidFile with a message naming the file when it cannot be read or is over
+    settings.max_upload_mb (ingestion's limit, so one rule gives one message).
     The bytes are kept under settings.upload_dir by SHA-256, outside anything served.
     """
     from app.ingest import IngestError, ingest_bytes
 
     report = progress or (lambda fraction, message: None)
     settings = get_settings()
-    limit = settings.max_upload_mb
-    if len(data) > limit * 1024 * 1024:
-        raise InvalidFile(f"{filename}: {len(data) / 1024 / 1024:.1f} MB is over the {limit:g} MB upload limit.")
     sha = hashlib.sha256(data).hexdigest()
     uow = _uow(uow)
 
@@ -308,9 +306,10 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
 
     report(0.0, f"{filename}: reading")
     try:
-        document, clauses = ingest_bytes(data, filename)
+        document, clauses = ingest_bytes(data, filename, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     except IngestError as e:
-        raise InvalidFile(f"{filename}: {e}") from None
+        message = str(e)
+        raise InvalidFile(message if message.startswith(filename) else f"{filename}: {message}") from None
     if not clauses:
         raise InvalidFile(f"{filename}: no clauses found; is it a scanned document without a text layer?")
     report(0.1, f"{filename}: {len(clauses)} clauses found, scoring")
@@ -339,7 +338,8 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
             return summary
         for c, p, d in zip(clauses, probs, decisions, strict=True):
             pages = list(getattr(c, "pages", None) or [])
-            clause = Clause(contract_id=contract.id, index=c.index, number=c.number, heading=c.heading,
+            clause = Clause(contract_id=contract.id, index=c.index, number=(c.number or None) and c.number[:64],
+                            heading=c.heading or None,
                             text=c.text, start=c.start, end=c.end, page=c.page,
                             page_end=max(pages) if pages else c.page, label=d.label,
                             status="needs_review" if d.action == "review" else "auto_accepted")

@@ -69,8 +69,8 @@ class Clause(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"), index=True)
     index: Mapped[int] = mapped_column(Integer)  # position in the contract, from 0
-    number: Mapped[str | None] = mapped_column(String(32))
-    heading: Mapped[str | None] = mapped_column(String(255))
+    number: Mapped[str | None] = mapped_column(String(64))
+    heading: Mapped[str | None] = mapped_column(Text)  # the heading path, e.g. "12 LIABILITY > 12.3"
     text: Mapped[str] = mapped_column(Text)
     start: Mapped[int] = mapped_column(Integer)
     end: Mapped[int] = mapped_column(Integer)

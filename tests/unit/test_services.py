@@ -51,8 +51,10 @@ class _Clause:
     pages: tuple[int, ...]
 
 
-def fake_ingest(data: bytes, name: str):
+def fake_ingest(data: bytes, name: str, *, max_bytes: int | None = None):
     """Numbered paragraphs -> clauses; refuses what is not UTF-8 text, like the real TXT reader."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise IngestError(f"{name}: the file is {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit")
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -226,8 +228,8 @@ def test_unreadable_file_is_an_invalid_file_error_naming_it(uow, people, factory
     assert count(factory, Contract) == 0
 
 
-def test_oversized_file_is_refused_before_reading(uow, people):
-    with pytest.raises(services.InvalidFile, match=r"^big\.txt: 2\.0 MB is over the 1 MB upload limit"):
+def test_oversized_file_is_refused_with_the_limit_from_settings(uow, people):
+    with pytest.raises(services.InvalidFile, match=r"^big\.txt: the file is 2\.0 MB, over the 1 MB limit$"):
         services.upload_contract(people["lawyer"].id, "big.txt", b"x" * (2 * 1024 * 1024),
                                  scorer_factory=FakeScorer, policy=POLICY, uow=uow())
 
