@@ -13,7 +13,6 @@ import hashlib
 import io
 import json
 import os
-import threading
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -152,19 +151,11 @@ class _ClassifierScorer:
         return self._classifier.predict_proba(texts)
 
 
-_scorers: dict[str, Scorer] = {}
-_scorer_lock = threading.Lock()
-
-
 def default_scorer() -> Scorer:
-    """The active model version's classifier, loaded once per version and process."""
+    """The active model version's classifier (Classifier.load keeps its weights cached per version)."""
     from app.classifier import Classifier
 
-    name = Registry().active_name()
-    with _scorer_lock:
-        if name not in _scorers:
-            _scorers[name] = _ClassifierScorer(Classifier.load(name))
-        return _scorers[name]
+    return _ClassifierScorer(Classifier.load())
 
 
 # ---------------------------------------------------------------------------- helpers
