@@ -349,6 +349,11 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
 
 
 def _duplicate(uow: UnitOfWork, user_id: int, contract: Contract, filename: str) -> UploadSummary:
+    if contract.status == "archived":  # uploading it again is the way back from the archive
+        pending = uow.session.scalar(select(func.count()).where(Clause.contract_id == contract.id,
+                                                                Clause.status == "needs_review"))
+        contract.status = "in_review" if pending else "complete"
+        _audit(uow.session, user_id, "unarchive", "contract", contract.id)
     statuses = dict(uow.session.execute(select(Clause.status, func.count()).where(
         Clause.contract_id == contract.id).group_by(Clause.status)).all())
     version = uow.session.scalar(select(Prediction.model_version).join(Clause).where(
@@ -668,6 +673,30 @@ def activate_model_version(user_id: int, name: str, *, registry: Registry | None
 
 # ---------------------------------------------------------------------------- export
 
+def reviewed_clauses(*, actor_id: int | None = None, uow: UnitOfWork | None = None) -> list[dict]:
+    """Every reviewed clause with its settled label, for retraining: clause_id, filename, sha256, text,
+    label (the latest review's), model_label, reviewers ({name: that reviewer's latest label}).
+
+    actor_id: an admin; None only for local commands such as `python -m training.retrain`.
+    """
+    with _uow(uow) as uow:
+        if actor_id is not None:
+            _actor(uow.session, actor_id, "manage_models")
+        rows = uow.session.execute(
+            select(Review.clause_id, User.name, Review.new_label, Review.model_label, Clause.text, Clause.label,
+                   Contract.filename, Contract.sha256)
+            .join(User, User.id == Review.reviewer_id).join(Clause, Clause.id == Review.clause_id)
+            .join(Contract, Contract.id == Clause.contract_id)
+            .where(Contract.status != "archived").order_by(Review.clause_id, Review.id)).all()
+    out: dict[int, dict] = {}
+    for clause_id, reviewer, new_label, model_label, text, label, filename, sha in rows:
+        entry = out.setdefault(clause_id, {"clause_id": clause_id, "filename": filename, "sha256": sha,
+                                           "text": text, "label": label, "model_label": model_label,
+                                           "reviewers": {}})
+        entry["reviewers"][reviewer] = new_label  # rows come oldest first: the last one stays
+    return list(out.values())
+
+
 ExportFormat = Literal["csv", "jsonl"]
 EXPORT_FIELDS = ("contract_id", "filename", "sha256", "clause_id", "index", "number", "heading", "page", "text",
                  "label", "label_source", "model_label", "confidence", "decision", "reason", "model_version",
@@ -782,6 +811,7 @@ __all__ = [
     "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
     "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
+    "reviewed_clauses",
     "submit_review",
     "upload_contract",
 ]

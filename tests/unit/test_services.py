@@ -272,6 +272,14 @@ def test_missing_contract_is_not_found(uow, people):
         services.get_contract(people["lawyer"].id, 99, uow=uow())
 
 
+def test_uploading_an_archived_contract_again_restores_it(uow, contract, people):
+    services.archive_contract(people["lawyer"].id, contract.contract_id, uow=uow())
+    again = services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+                                     policy=POLICY, uow=uow())
+    assert again.duplicate
+    assert [c.status for c in services.list_contracts(people["lawyer"].id, uow=uow())] == ["in_review"]
+
+
 def test_archived_contracts_leave_lists_but_are_kept(uow, contract, people, factory):
     with pytest.raises(services.PermissionDenied):
         services.archive_contract(people["lawyer2"].id, contract.contract_id, uow=uow())
@@ -417,6 +425,19 @@ def test_excel_report_keeps_formula_like_text_as_text(uow, people):
     texts = [row[12] for row in wb["Clauses"].iter_rows(min_row=2, values_only=True)]
     assert texts[-1].startswith("=HYPERLINK") and wb["Clauses"]["M8"].data_type == "s"
     assert "uncapped for fraud, 2" in [c.value for c in wb["Summary"]["B"]]
+
+
+def test_reviewed_clauses_give_the_settled_label_and_each_reviewers_last_word(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
+    services.submit_review(people["reviewer2"].id, task.clause.id, "cap_and_collar", uow=uow())
+    services.submit_review(people["reviewer"].id, task.clause.id, "cap_and_collar", uow=uow())
+    [row] = services.reviewed_clauses(uow=uow())
+    assert (row["clause_id"], row["label"], row["model_label"], row["filename"]) == \
+        (task.clause.id, "cap_and_collar", "cap_and_collar", "msa.txt")
+    assert row["reviewers"] == {"rita": "cap_and_collar", "ray": "cap_and_collar"}
+    with pytest.raises(services.PermissionDenied):
+        services.reviewed_clauses(actor_id=people["reviewer"].id, uow=uow())
 
 
 # ---------------------------------------------------------------- model versions
