@@ -13,15 +13,25 @@ from dataclasses import dataclass
 EXPOSURE_ORDER = ("uncapped", "carve_out", "capped", "cap_and_collar", "indemnity", "exclusion")
 
 # Where a named subject ends: a sentence break, or the main clause resuming after the exception.
-_END = r"(?=[.;:]\s|[.;:]?$|,?\s+(?:and|or)\s+(?:the|in no event|neither)\b|,\s+(?:neither|in no event|each|either|no|the)\b)"
+_END = (r"(?=[.;:]\s|[.;:]?$"                                          # a sentence break
+        r"|,?\s+(?:and|or)\s+(?:the|in no event|neither)\b"              # ... and the next rule
+        r"|,\s+(?:neither|in no event|each|either|no|the)\b)")           # ..., neither party shall
+_CLAIMS_FOR = r"(?:any\s+)?(?:claims?\s+(?:for|arising (?:from|out of))\s+)?"
 _CARVE_OUT = (
-    re.compile(r"(?:shall|will) not apply (?:to|with respect to|in respect of)\s+(?:any\s+)?(?:claims?\s+(?:for|arising (?:from|out of))\s+)?(.+?)" + _END, re.I | re.S),
-    re.compile(r"\b(?:except|excluding|other than)\s+(?:for|with respect to|in respect of|in the case of|as to)?\s*(?:any\s+)?(?:claims?\s+(?:for|arising (?:from|out of))\s+)?(.+?)" + _END, re.I | re.S),
+    re.compile(r"(?:shall|will) not apply (?:to|with respect to|in respect of)\s+" + _CLAIMS_FOR + r"(.+?)" + _END,
+               re.I | re.S),
+    re.compile(r"\b(?:except|excluding|other than)\s+"
+               r"(?:for|with respect to|in respect of|in the case of|as to)?\s*" + _CLAIMS_FOR + r"(.+?)" + _END,
+               re.I | re.S),
 )
 _UNCAPPED = (
-    re.compile(r"nothing in this agreement (?:shall |will )?(?:limits?|excludes?|restricts?) (?:or (?:limits?|excludes?) )?(?:either party's |any party's |a party's |the )?liability (?:for|in respect of)\s+(.+?)" + _END, re.I | re.S),
-    re.compile(r"liability (?:for|in respect of|arising (?:from|out of)|under)\s+(.+?)\s+(?:shall|will|is|are)\s+(?:be\s+)?(?:unlimited|uncapped|not (?:be )?(?:subject to|limited))", re.I | re.S),
-    re.compile(r"(?:obligations?|liability) (?:to indemnify )?(?:under|pursuant to)\s+(.+?)\s+(?:shall|will) not be (?:subject to|limited)", re.I | re.S),
+    re.compile(r"nothing in this agreement (?:shall |will )?(?:limits?|excludes?|restricts?) "
+               r"(?:or (?:limits?|excludes?) )?(?:either party's |any party's |a party's |the )?liability "
+               r"(?:for|in respect of)\s+(.+?)" + _END, re.I | re.S),
+    re.compile(r"liability (?:for|in respect of|arising (?:from|out of)|under)\s+(.+?)\s+(?:shall|will|is|are)\s+"
+               r"(?:be\s+)?(?:unlimited|uncapped|not (?:be )?(?:subject to|limited))", re.I | re.S),
+    re.compile(r"(?:obligations?|liability) (?:to indemnify )?(?:under|pursuant to)\s+(.+?)\s+"
+               r"(?:shall|will) not be (?:subject to|limited)", re.I | re.S),
 )
 _AMOUNT = re.compile(r"(?:US\s?)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s*(?:million|billion))?|\[\s*\*[\s*]*\]", re.I)
 _FEES = re.compile(r"\b(?:fees|amounts?|charges)\s+(?:actually\s+)?(?:paid|payable)", re.I)
@@ -77,7 +87,8 @@ def exposure_lines(clauses: list[ClauseFacts]) -> list[tuple[ClauseFacts, str]]:
     return [(c, line) for c in ranked if (line := exposure_line(c))]
 
 
-_NUMBER_PREFIX = re.compile(r"^(?:(?:section|article|clause)\s+)?(?:\(?[0-9]+(?:\.[0-9]+)*[.)]?|\(?[a-z]{1,4}[.)]|[A-Z][.)])\s*", re.I)
+_NUMBER_PREFIX = re.compile(r"^(?:(?:section|article|clause)\s+)?"
+                            r"(?:\(?[0-9]+(?:\.[0-9]+)*[.)]?|\(?[a-z]{1,4}[.)]|[A-Z][.)])\s*", re.I)
 
 
 def heading_title(heading: str | None) -> str | None:

@@ -13,7 +13,7 @@ import hashlib
 import io
 import json
 import os
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -88,6 +88,10 @@ class InvalidLabel(ServiceError):
 
 class InvalidInput(ServiceError):
     """A bad value: empty name, short password, duplicate user, over-long comment."""
+
+
+class ModelUnavailable(ServiceError):
+    """The model version to score with cannot be loaded; the message says what to do."""
 
 
 class InvalidFile(ServiceError):
@@ -305,7 +309,7 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
         raise InvalidFile(f"{filename}: no clauses found; is it a scanned document without a text layer?")
     report(0.1, f"{filename}: {len(clauses)} clauses found, scoring")
 
-    scorer = scorer_factory()
+    scorer = _load_scorer(scorer_factory)
     probs = _score(scorer, [c.text for c in clauses], report, filename)
     if policy is None:
         policy = load_policy(_model_version(scorer.version_name))
@@ -363,16 +367,27 @@ def _duplicate(uow: UnitOfWork, user_id: int, contract: Contract, filename: str)
                          statuses.get("auto_accepted", 0), statuses.get("needs_review", 0), version)
 
 
+def _load_scorer(scorer_factory: Callable[[], Scorer]) -> Scorer:
+    from app.classifier import ClassifierError
+
+    try:
+        return scorer_factory()
+    except (ClassifierError, ModelVersionNotFound) as e:
+        raise ModelUnavailable(f"The model cannot score contracts right now: {e}") from None
+
+
 def _score(scorer: Scorer, texts: list[str], report: Progress, filename: str) -> list[dict[str, float]]:
     batch = max(1, get_settings().batch_size)
     rows: list[dict[str, float]] = []
     for start in range(0, len(texts), batch):
-        out = scorer.predict_proba(texts[start:start + batch])
-        if getattr(out, "shape", None) != (len(texts[start:start + batch]), len(LABEL_IDS)):
+        chunk = texts[start:start + batch]
+        out = scorer.predict_proba(chunk)
+        if getattr(out, "shape", None) != (len(chunk), len(LABEL_IDS)):
             raise RuntimeError(f"scorer {scorer.version_name} returned shape {getattr(out, 'shape', None)}, "
-                               f"expected ({len(texts[start:start + batch])}, {len(LABEL_IDS)})")
-        rows.extend({label: round(float(p), 6) for label, p in zip(LABEL_IDS, row)} for row in out.tolist())
-        done = min(start + batch, len(texts))
+                               f"expected ({len(chunk)}, {len(LABEL_IDS)})")
+        rows.extend({label: round(float(p), 6) for label, p in zip(LABEL_IDS, row, strict=True)}
+                    for row in out.tolist())
+        done = start + len(chunk)
         report(0.1 + 0.85 * done / len(texts), f"{filename}: scored {done}/{len(texts)} clauses")
     return rows
 
@@ -796,7 +811,7 @@ def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | N
         sheet.cell(row=r, column=5).fill = PatternFill("solid", start_color=colour, end_color=colour)
         sheet.cell(row=r, column=5).font = Font(color="FFFFFF", bold=True)
         sheet.cell(row=r, column=13).alignment = Alignment(wrap_text=True, vertical="top")
-    for col, width in zip("ABCDEFGHIJKLM", (5, 9, 28, 6, 20, 8, 20, 11, 11, 40, 14, 30, 100)):
+    for col, width in zip("ABCDEFGHIJKLM", (5, 9, 28, 6, 20, 8, 20, 11, 11, 40, 14, 30, 100), strict=True):
         sheet.column_dimensions[col].width = width
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
@@ -806,7 +821,7 @@ def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | N
 
 __all__ = [
     "CLAIM_TTL", "AuthError", "ClaimExpired", "ClauseInfo", "ContractDetail", "ContractSummary", "DashboardStats",
-    "ExposureItem", "InvalidFile", "InvalidInput", "InvalidLabel", "ModelVersionInfo", "NotFound",
+    "ExposureItem", "InvalidFile", "InvalidInput", "InvalidLabel", "ModelUnavailable", "ModelVersionInfo", "NotFound",
     "PermissionDenied", "ReliabilityBin", "ReviewInfo", "ReviewTask", "Scorer", "ServiceError", "UnitOfWork",
     "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",

@@ -38,7 +38,10 @@ def env(tmp_path, monkeypatch):
 @pytest.fixture
 def people(env):
     admin = services.register_user("ann", "admin-pass", "admin")
-    make = lambda name, role: services.register_user(name, f"{name}-pass", role, actor_id=admin.id)
+
+    def make(name: str, role: str):
+        return services.register_user(name, f"{name}-pass", role, actor_id=admin.id)
+
     return {"admin": admin, "lawyer": make("lee", "lawyer"),
             "reviewers": [make(f"rev{i}", "reviewer") for i in range(4)]}
 

@@ -114,7 +114,10 @@ def settings(tmp_path, monkeypatch):
 @pytest.fixture
 def people(uow):
     admin = services.register_user("ann", "admin-pass", "admin", uow=uow())
-    make = lambda name, role: services.register_user(name, f"{name}-pass", role, actor_id=admin.id, uow=uow())
+
+    def make(name: str, role: str):
+        return services.register_user(name, f"{name}-pass", role, actor_id=admin.id, uow=uow())
+
     return {"admin": admin, "lawyer": make("lee", "lawyer"), "lawyer2": make("lou", "lawyer"),
             "reviewer": make("rita", "reviewer"), "reviewer2": make("ray", "reviewer")}
 
@@ -243,6 +246,17 @@ def test_a_failing_scorer_leaves_no_rows(uow, people, factory):
         services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=Broken,
                                  policy=POLICY, uow=uow())
     assert count(factory, Contract) == count(factory, Clause) == count(factory, Prediction) == 0
+
+
+def test_a_model_that_cannot_load_is_a_model_unavailable_error(uow, people):
+    from app.registry import ModelVersionNotFound
+
+    def missing():
+        raise ModelVersionNotFound("model version 'default' not found (known: none)")
+
+    with pytest.raises(services.ModelUnavailable, match="cannot score contracts right now: model version 'default'"):
+        services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=missing,
+                                 uow=uow())
 
 
 def test_reviewers_cannot_upload(uow, people):
