@@ -58,6 +58,26 @@ def test_upgrade_to_head_matches_the_models(pg_url):
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
 
 
+def test_processes_starting_together_migrate_once(pg_url):
+    errors: list[BaseException] = []
+
+    def start() -> None:
+        try:
+            upgrade(make_engine(pg_url))
+        except BaseException as e:  # noqa: BLE001 - asserted below
+            errors.append(e)
+
+    threads = [threading.Thread(target=start, daemon=True) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert not any(t.is_alive() for t in threads), "migrations deadlocked"
+    assert errors == []
+    with make_engine(pg_url).connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+
+
 def _setup(n_reviewers: int):
     admin = services.register_user("ann", "admin-pass", "admin")
     lawyer = services.register_user("lee", "lee-pass-1", "lawyer", actor_id=admin.id)
