@@ -128,8 +128,8 @@ class ModelVersionInfo:
 class DashboardStats:
     n_contracts: int
     n_clauses: int
-    n_needs_review: int        # waiting, unclaimed or with an expired claim
-    n_claimed: int             # held by a reviewer right now
+    n_needs_review: int        # still to review, claimed or not
+    n_claimed: int             # of those, held by a reviewer right now
     n_reviewed: int
     n_auto_accepted: int
     auto_accept_rate: float | None    # share of scored clauses the policy accepted
