@@ -19,6 +19,7 @@ class UserInfo:
     id: int
     name: str
     role: str  # lawyer | reviewer | admin
+    active: bool = True  # a disabled account cannot log in; it is never deleted
 
 
 @dataclass(frozen=True)
@@ -141,7 +142,7 @@ class DashboardStats:
 
 
 def user_info(user: User) -> UserInfo:
-    return UserInfo(user.id, user.name, user.role)
+    return UserInfo(user.id, user.name, user.role, user.active)
 
 
 def review_info(review: Review) -> ReviewInfo:

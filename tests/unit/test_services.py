@@ -196,7 +196,7 @@ def test_a_disabled_user_cannot_log_in_or_act_and_keeps_their_history(uow, peopl
     admin, rita = people["admin"], people["reviewer"]
     with pytest.raises(services.InvalidInput, match="cannot disable your own account"):
         services.set_user_active(admin.id, admin.id, False, uow=uow())
-    services.set_user_active(admin.id, rita.id, False, uow=uow())
+    assert services.set_user_active(admin.id, rita.id, False, uow=uow()).active is False
     with pytest.raises(services.AuthError, match="^Wrong user name or password.$"):
         services.authenticate("rita", "rita-pass", uow=uow())
     with pytest.raises(services.AuthError, match="log in again"):
