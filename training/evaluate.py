@@ -102,6 +102,16 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray) -> float:
     return float(metric(torch.as_tensor(probs, dtype=torch.float32), torch.as_tensor(labels)))
 
 
+def ece_noise_floor(probs: np.ndarray, draws: int = 200, seed: int = 0) -> float:
+    """Median ECE of a model calibrated by construction (labels drawn from `probs`) at this sample size:
+    below it, a measured ECE cannot tell a calibrated model from a miscalibrated one."""
+    rng = np.random.default_rng(seed)
+    cum = probs.cumsum(axis=1)
+    eces = [expected_calibration_error(probs, (rng.random((len(probs), 1)) > cum).sum(axis=1).clip(max=probs.shape[1] - 1))
+            for _ in range(draws)]
+    return float(np.median(eces))
+
+
 def clause_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
     """Accuracy, macro-F1, per-label P/R/F1/support, confusion matrix, ECE and false-positive uncapped rate."""
     from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
@@ -245,6 +255,7 @@ def markdown_report(m: dict) -> str:
              f"| macro-F1 (labels present: {', '.join(c['macro_f1_labels'])}) | {_f(c['macro_f1'])} |",
              f"| ECE, 15 bins, top label (calibrated) | {_f(c['ece'])} |",
              f"| ECE before calibration (T = 1) | {_f(m['ece_uncalibrated'])} |",
+             f"| ECE of a perfectly calibrated model at this n (median of 200 draws) | {_f(m['ece_noise_floor'])} |",
              f"| false-positive `uncapped` rate | {_f(c['fp_uncapped_rate'])} ({c['fp_uncapped']} clauses) |",
              f"| other-category clauses still `none` | {_f(m['collateral']['none_rate'])} "
              f"({m['collateral']['n']} clauses{', seeded sample' if m['collateral']['sampled'] else ''}) |",
@@ -298,6 +309,7 @@ def evaluate(version: str | None = None, *, registry: Registry | None = None, co
         "temperature": clf.temperature, "n_test_contracts": len(test_contracts),
         "clauses": clause_metrics(probs, labels),
         "ece_uncalibrated": expected_calibration_error(softmax(logits), labels),
+        "ece_noise_floor": ece_noise_floor(probs),
         "collateral": {"n": len(others), "sampled": collateral_limit is not None and len(others) == collateral_limit,
                        "none_rate": float((other_pred == LABEL2ID["none"]).mean()) if len(others) else None},
         "routing": routing_metrics(probs, labels, load_policy(mv)),
