@@ -91,6 +91,7 @@ class Classifier:
     def logits(self, texts: list[str]) -> np.ndarray:
         """Raw (uncalibrated) logits, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
         import torch
+        from peft.helpers import DoraCaching
 
         out = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
         if not texts:
@@ -100,7 +101,9 @@ class Classifier:
         # Longest first: clauses of similar length share a batch, so padding stays small,
         # and a batch too large for memory fails at once rather than at the end.
         order = sorted(range(len(texts)), key=lambda i: (-len(ids[i]), i))
-        with torch.inference_mode():
+        # DoraCaching keeps each DoRA layer's weight norm between forwards (weights are frozen here);
+        # without it a DoRA sidecar recomputes the norm of every adapted matrix on every batch.
+        with torch.inference_mode(), DoraCaching():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
                 batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows],
@@ -124,14 +127,14 @@ _cache: OrderedDict[tuple, tuple] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _weights_stamp(mv: ModelVersion) -> tuple:
+def weights_stamp(mv: ModelVersion) -> tuple:
     """Changes when the version's weights are rewritten, so a stale cache entry is never served."""
     files = [mv.path / "card.json", *sorted((mv.path / ("merged" if mv.merged else "adapter")).glob("*"))]
     return tuple((f.name, f.stat().st_mtime_ns) for f in files if f.is_file())
 
 
 def _cached_weights(mv: ModelVersion, device: str) -> tuple:
-    key = (str(mv.path.resolve()), device, _weights_stamp(mv))
+    key = (str(mv.path.resolve()), device, weights_stamp(mv))
     with _cache_lock:  # Streamlit serves sessions from threads: load each version once
         if key in _cache:
             _cache.move_to_end(key)
