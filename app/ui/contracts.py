@@ -22,7 +22,7 @@ contract_id = st.selectbox("Contract", list(names), format_func=names.get, key="
 detail = services.get_contract(user.id, contract_id)
 
 st.subheader("Exposure")
-st.text("\n".join(f"• {line}" for line in detail.exposure) or "No liability or indemnity terms found.")
+st.text("\n".join(f"• {item.line}" for item in detail.exposure) or "No liability or indemnity terms found.")
 
 left, right = st.columns(2)
 buckets = left.multiselect("Bucket", LABEL_IDS, format_func=label_name, key="filter_labels",
@@ -37,7 +37,7 @@ table = pd.DataFrame({
     "heading": [c.heading for c in rows],
     "page": [c.page for c in rows],
     "bucket": [label_name(c.label) for c in rows],
-    "probability": [c.probability for c in rows],
+    "probability": [c.confidence for c in rows],
     "decision": [STATUS_NAMES.get(c.status, c.status) for c in rows],
     "reason": [c.reason for c in rows],
     "text": [c.text for c in rows],
@@ -55,7 +55,7 @@ if selection.selection.rows:
     show_clause_text(clause.text)
 
 st.subheader("Export")
-stem = detail.filename.rsplit(".", 1)[0]
+stem = detail.contract.filename.rsplit(".", 1)[0]
 c1, c2, c3 = st.columns(3)
 c1.download_button("Labels as CSV", lambda: services.export_labels(user.id, "csv", contract_id=contract_id),
                    file_name=f"{stem}-labels.csv", mime="text/csv", key="export_csv", on_click="ignore")

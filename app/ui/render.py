@@ -68,3 +68,19 @@ def escape_markdown(text: str) -> str:
 
 # Clause statuses of app.db.models.CLAUSE_STATUSES, as a lawyer reads them.
 STATUS_NAMES = {"auto_accepted": "auto-accepted", "needs_review": "waiting for review", "reviewed": "reviewed"}
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def reliability_chart(bins) -> alt.Chart:
+    """Confidence (x) against observed accuracy (y) per bin, with the diagonal of perfect calibration."""
+    df = pd.DataFrame([{"confidence": b.confidence, "accuracy": b.accuracy, "clauses": b.count} for b in bins])
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        strokeDash=[4, 4], color="#999999").encode(x="x:Q", y="y:Q")
+    points = alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="model confidence"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="kept by reviewers"),
+        tooltip=["confidence", "accuracy", "clauses"])
+    return (diagonal + points).properties(height=300)

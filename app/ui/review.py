@@ -13,7 +13,7 @@ st.session_state.setdefault("review_skipped", [])
 def _load_next() -> None:
     item = services.claim_next_review(user.id, skip=st.session_state.review_skipped)
     st.session_state.review_item = item
-    st.session_state.review_choice = item.predicted_label if item else None
+    st.session_state.review_choice = item.clause.model_label if item else None
     st.session_state.review_comment = ""
 
 
@@ -24,7 +24,7 @@ def _pick(label: str) -> None:
 def _confirm() -> None:
     item = st.session_state.review_item
     try:
-        services.submit_review(user.id, item.clause_id, st.session_state.review_choice,
+        services.submit_review(user.id, item.clause.id, st.session_state.review_choice,
                                comment=st.session_state.review_comment)
     except services.ServiceError as e:
         st.session_state.review_error = str(e)
@@ -33,8 +33,8 @@ def _confirm() -> None:
 
 def _skip() -> None:
     item = st.session_state.review_item
-    st.session_state.review_skipped.append(item.clause_id)
-    services.release_claim(user.id, item.clause_id)
+    st.session_state.review_skipped.append(item.clause.id)
+    services.release_claim(user.id, item.clause.id)
     _load_next()
 
 
@@ -50,7 +50,7 @@ if item is None:
     st.button("Check again", key="review_refresh", on_click=_load_next)
     st.stop()
 
-st.caption(escape_markdown(f"{item.contract_filename} · {item.queue_size} clauses waiting · {item.reason}"))
+st.caption(escape_markdown(f"{item.filename} · {item.clause.reason}"))
 text_col, side_col = st.columns([3, 2], gap="large")
 with text_col:
     for neighbour in item.before:
@@ -58,15 +58,15 @@ with text_col:
         show_clause_text(neighbour.text)
     with st.container(border=True, key="review_clause"):
         st.markdown("**Clause to review**")
-        st.text(clause_heading(item.number, item.heading, item.page))
-        show_clause_text(item.text)
+        st.text(clause_heading(item.clause.number, item.clause.heading, item.clause.page))
+        show_clause_text(item.clause.text)
     for neighbour in item.after:
         st.caption(escape_markdown(clause_heading(neighbour.number, neighbour.heading, neighbour.page)))
         show_clause_text(neighbour.text)
 
 with side_col:
-    st.altair_chart(probability_chart(item.probabilities), key="review_probabilities")
-    st.markdown(f"Model: **{label_name(item.predicted_label)}** · your label: "
+    st.altair_chart(probability_chart(item.clause.probs), key="review_probabilities")
+    st.markdown(f"Model: **{label_name(item.clause.model_label)}** · your label: "
                 f"**{label_name(st.session_state.review_choice)}**")
     for n, label in enumerate(LABELS, start=1):
         st.button(label.display, key=f"pick_{label.id}", shortcut=str(n), on_click=_pick, args=(label.id,),

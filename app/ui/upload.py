@@ -29,9 +29,10 @@ if st.button("Ingest and score", type="primary", disabled=not files, key="upload
             if contract.duplicate:
                 line = f"already uploaded as {contract.filename}; nothing scored again"
             else:
-                line = f"{contract.n_clauses} clauses, {contract.n_review} sent to review"
+                line = (f"{contract.n_clauses} clauses: {contract.n_auto_accepted} auto-accepted, "
+                        f"{contract.n_needs_review} sent to review")
             status.update(label=f"{file.name}: {line}", state="complete", expanded=False)
-            results.append({"file": file.name, "result": line, "contract_id": contract.id})
+            results.append({"file": file.name, "result": line, "contract_id": contract.contract_id})
     st.session_state.upload_results = results
 
 if st.session_state.upload_results:
