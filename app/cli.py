@@ -12,3 +12,6 @@ cli = typer.Typer(help="lexdora: liability buckets for commercial contracts.", n
 
 def main() -> None:
     cli()
+
+
+from app import demo  # noqa: E402,F401  (registers `demo`)
