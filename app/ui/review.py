@@ -64,7 +64,7 @@ with text_col:
         st.caption(escape_markdown(clause_heading(neighbour.number, neighbour.heading, neighbour.page)))
         show_clause_text(neighbour.text)
 
-with side_col:
+with side_col, st.container(key="review_side"):
     st.altair_chart(probability_chart(item.clause.probs), key="review_probabilities")
     st.markdown(f"Model: **{label_name(item.clause.model_label)}** · your label: "
                 f"**{label_name(st.session_state.review_choice)}**")
