@@ -38,13 +38,13 @@ def probability_chart(probabilities: Mapping[str, float]) -> alt.Chart:
     colours = [BY_ID[i].colour for i in LABEL_IDS]
     bars = alt.Chart(df).mark_bar().encode(
         x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability"),
-        y=alt.Y("label:N", sort=names, title=None),
+        y=alt.Y("label:N", sort=names, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
         color=alt.Color("label:N", scale=alt.Scale(domain=names, range=colours), legend=None),
         tooltip=["label", alt.Tooltip("probability:Q", format=".2f")],
     )
     text = bars.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".2f"),
                                                       color=alt.value("#333333"))
-    return (bars + text).properties(height=210)
+    return (bars + text).properties(height=7 * 26)
 
 
 def clause_heading(number: str | None, heading: str | None, page: int | None) -> str:
