@@ -13,5 +13,5 @@ cli = typer.Typer(help="lexdora: liability buckets for commercial contracts.", n
 def main() -> None:
     cli()
 
-
+from app import cli_users  # noqa: E402,F401  (registers `users`)
 from app import demo  # noqa: E402,F401  (registers `demo`)
