@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from app import services
 from app.ui.session import current_user, log_out, pages_for
 
 st.set_page_config(page_title="lexdora", page_icon=":material/balance:", layout="wide")
@@ -18,4 +19,7 @@ else:
     with st.sidebar:
         st.caption(f"Signed in as **{user.name}** ({user.role})")
         st.button("Log out", key="logout", on_click=log_out, icon=":material/logout:")
-page.run()
+try:
+    page.run()
+except services.ServiceError as e:  # a user-caused error: its message is written to be shown as-is
+    st.error(str(e))

@@ -30,11 +30,10 @@ def demo(
     Example: python -m app demo
     """
     console = Console()
+    existing = {u.name for u in services.list_users()}
     for name, role, password in DEMO_ACCOUNTS:
-        try:
+        if name not in existing:
             services.register_user(name, password, role)
-        except services.UserExists:
-            pass
     if not no_samples:
         lawyer = services.authenticate(DEMO_ACCOUNTS[0][0], DEMO_ACCOUNTS[0][2])
         paths = samples or sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in {".pdf", ".txt", ".docx", ".html"})

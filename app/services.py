@@ -618,6 +618,25 @@ def _active_model(registry: Registry | None) -> ModelVersionInfo | None:
         return None
 
 
+# Written beside a version by training.evaluate (test clauses), else training.calibrate (validation clauses).
+RELIABILITY_PNGS = ("eval/reliability.png", "eval/reliability_validation.png")
+
+
+def reliability_diagram(user_id: int, *, registry: Registry | None = None,
+                        uow: UnitOfWork | None = None) -> bytes | None:
+    """The active model version's reliability diagram as PNG bytes; None when its evaluation wrote none."""
+    with _uow(uow) as uow:
+        _actor(uow.session, user_id, "dashboard")
+    try:
+        version = (registry or Registry()).active()
+    except ModelVersionNotFound:
+        return None
+    for name in RELIABILITY_PNGS:
+        if (version.path / name).is_file():
+            return (version.path / name).read_bytes()
+    return None
+
+
 def list_model_versions(user_id: int, *, registry: Registry | None = None,
                         uow: UnitOfWork | None = None) -> list[ModelVersionInfo]:
     """Every registered model version with its card's metrics; admins only."""
@@ -765,6 +784,7 @@ __all__ = [
     "PermissionDenied", "ReliabilityBin", "ReviewInfo", "ReviewTask", "Scorer", "ServiceError", "UnitOfWork",
     "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
-    "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "submit_review",
+    "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
+    "submit_review",
     "upload_contract",
 ]

@@ -61,6 +61,6 @@ c1.download_button("Labels as CSV", lambda: services.export_labels(user.id, "csv
                    file_name=f"{stem}-labels.csv", mime="text/csv", key="export_csv", on_click="ignore")
 c2.download_button("Labels as JSONL", lambda: services.export_labels(user.id, "jsonl", contract_id=contract_id),
                    file_name=f"{stem}-labels.jsonl", mime="application/jsonl", key="export_jsonl", on_click="ignore")
-c3.download_button("Excel report", lambda: services.export_excel(user.id, contract_id),
+c3.download_button("Excel report", lambda: services.export_contract_excel(user.id, contract_id),
                    file_name=f"{stem}-report.xlsx", key="export_excel", on_click="ignore",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")

@@ -11,7 +11,7 @@ st.session_state.setdefault("review_skipped", [])
 
 
 def _load_next() -> None:
-    item = services.claim_next_review(user.id, skip=st.session_state.review_skipped)
+    item = services.claim_next_review(user.id, exclude=st.session_state.review_skipped)
     st.session_state.review_item = item
     st.session_state.review_choice = item.clause.model_label if item else None
     st.session_state.review_comment = ""
@@ -32,9 +32,13 @@ def _confirm() -> None:
 
 
 def _skip() -> None:
-    item = st.session_state.review_item
-    st.session_state.review_skipped.append(item.clause.id)
-    services.release_claim(user.id, item.clause.id)
+    # Excluded clauses are released by the service and not offered again until "Check again".
+    st.session_state.review_skipped.append(st.session_state.review_item.clause.id)
+    _load_next()
+
+
+def _check_again() -> None:
+    st.session_state.review_skipped = []
     _load_next()
 
 
@@ -47,7 +51,7 @@ if error := st.session_state.pop("review_error", None):
     st.error(error)
 if item is None:
     st.success("Nothing left to review. New contracts add clauses here as they are scored.")
-    st.button("Check again", key="review_refresh", on_click=_load_next)
+    st.button("Check again", key="review_refresh", on_click=_check_again)
     st.stop()
 
 st.caption(escape_markdown(f"{item.filename} · {item.clause.reason}"))

@@ -6,7 +6,7 @@ from app.ui.session import require_user
 
 user = require_user()
 st.title("Users")
-st.dataframe([{"user": u.name, "role": u.role} for u in services.list_users(user.id)], hide_index=True,
+st.dataframe([{"user": u.name, "role": u.role} for u in services.list_users(actor_id=user.id)], hide_index=True,
              key="users_table")
 
 with st.form("add_user", clear_on_submit=True):
