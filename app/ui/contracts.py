@@ -3,9 +3,11 @@ import pandas as pd
 import streamlit as st
 
 from app import services
-from app.taxonomy import LABEL_IDS
+from app.taxonomy import BUCKETS, LABEL_IDS
 from app.ui.render import STATUS_NAMES, clause_heading, label_cell_style, label_name, show_clause_text
 from app.ui.session import require_user
+
+EXPOSURE_SHOWN = 8  # lines before the rest fold away
 
 user = require_user()
 st.title("Contracts")
@@ -22,7 +24,14 @@ contract_id = st.selectbox("Contract", list(names), format_func=names.get, key="
 detail = services.get_contract(user.id, contract_id)
 
 st.subheader("Exposure")
-st.text("\n".join(f"• {item.line}" for item in detail.exposure) or "No liability or indemnity terms found.")
+counts = detail.contract.label_counts
+for column, label in zip(st.columns(len(BUCKETS)), BUCKETS):
+    column.metric(label_name(label), counts.get(label, 0))
+lines = [f"• {item.line}" for item in detail.exposure]  # worst first, as the service orders them
+st.text("\n".join(lines[:EXPOSURE_SHOWN]) or "No liability or indemnity terms found.")
+if len(lines) > EXPOSURE_SHOWN:
+    with st.expander(f"{len(lines) - EXPOSURE_SHOWN} more"):
+        st.text("\n".join(lines[EXPOSURE_SHOWN:]))
 
 left, right = st.columns(2)
 buckets = left.multiselect("Bucket", LABEL_IDS, format_func=label_name, key="filter_labels",

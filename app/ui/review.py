@@ -54,7 +54,8 @@ if item is None:
     st.button("Check again", key="review_refresh", on_click=_check_again)
     st.stop()
 
-st.caption(escape_markdown(f"{item.filename} · {item.clause.reason}"))
+with st.container(key="review_source"):
+    st.caption(escape_markdown(f"{item.filename} · {item.clause.reason}"))
 text_col, side_col = st.columns([3, 2], gap="large")
 with text_col:
     for neighbour in item.before:

@@ -16,8 +16,9 @@ if st.button("Ingest and score", type="primary", disabled=not files, key="upload
         with st.status(f"{file.name}: reading", expanded=True) as status:
             bar = st.progress(0.0)
 
-            def progress(fraction: float, message: str, bar=bar) -> None:
+            def progress(fraction: float, message: str, bar=bar, status=status) -> None:
                 bar.progress(min(max(fraction, 0.0), 1.0), text=message)
+                status.update(label=message)
 
             try:
                 contract = services.upload_contract(user.id, file.name, file.getvalue(), progress=progress)

@@ -21,6 +21,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 STARTUP_TIMEOUT_S = 120
+QUEUE_SAMPLE = ROOT / "samples" / "paxmedica-master-service-agreement.txt"  # fills the review queue up front
 
 
 def _free_port() -> int:
@@ -53,8 +54,13 @@ def app_env(tmp_path_factory, tiny_model_dir) -> dict[str, str]:
                LEXDORA_REGISTRY_DIR=str(tmp / "registry"), LEXDORA_DEVICE="cpu")
     if not (ROOT / "models" / "default" / "card.json").exists():
         env["LEXDORA_DEFAULT_MODEL_DIR"] = str(_tiny_default_version(tmp / "default", tiny_model_dir))
-    subprocess.run([sys.executable, "-m", "app", "demo", "--no-samples"], cwd=ROOT, env=env, check=True,
-                   capture_output=True, text=True, timeout=300)
+    # Every clause goes to review whatever the model says, so the queue tests never find it empty.
+    (tmp / "policy.yaml").write_text("floor: 1.0\nnear_miss_margin: 0.1\nthresholds: {}\n"
+                                     "source: browser tests, review everything\n")
+    env["LEXDORA_POLICY_FILE"] = str(tmp / "policy.yaml")
+    done = subprocess.run([sys.executable, "-m", "app", "demo", str(QUEUE_SAMPLE)], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stdout + done.stderr
     return env
 
 

@@ -155,8 +155,10 @@ def test_contract_view_shows_exposure_and_filters_by_decision(env, contract):
     table = at.dataframe[0].value
     assert [n if isinstance(n, str) else None for n in table["number"]] == [c.number for c in detail.clauses]
     assert {"heading", "page", "bucket", "probability", "decision"} <= set(table.columns)
-    exposure = at.text[0].value
-    assert all(item.line in exposure for item in detail.exposure)
+    exposure = "\n".join(t.value for t in at.text)
+    assert detail.exposure and all(item.line in exposure for item in detail.exposure)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Cap with carve-out"] == str(detail.contract.label_counts.get("carve_out", 0))
 
     at.multiselect(key="filter_decisions").set_value(["needs_review"]).run()
     shown = at.dataframe[0].value
