@@ -33,7 +33,11 @@ def demo(
     existing = {u.name for u in services.list_users()}
     for name, role, password in DEMO_ACCOUNTS:
         if name not in existing:
-            services.register_user(name, password, role)
+            try:
+                services.register_user(name, password, role)
+            except services.ServiceError as e:
+                console.print(f"[red]{e}[/red]")
+                raise typer.Exit(1) from None
     if not no_samples:
         lawyer = services.authenticate(DEMO_ACCOUNTS[0][0], DEMO_ACCOUNTS[0][2])
         paths = samples or sorted(p for p in (ROOT / "samples").iterdir() if p.suffix in {".pdf", ".txt", ".docx", ".html"})

@@ -95,6 +95,10 @@ class InvalidFile(ServiceError):
     """An upload that cannot be read (ingestion's IngestError) or is too large; the message names the file."""
 
 
+class ModelUnavailable(ServiceError):
+    """The active model version cannot be loaded, so nothing can be scored; an admin must fix or switch it."""
+
+
 # ---------------------------------------------------------------------------- unit of work
 
 class UnitOfWork:
@@ -309,7 +313,13 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
         raise InvalidFile(f"{filename}: no clauses found; is it a scanned document without a text layer?")
     report(0.1, f"{filename}: {len(clauses)} clauses found, scoring")
 
-    scorer = scorer_factory()
+    from app.classifier import ClassifierError
+
+    try:
+        scorer = scorer_factory()
+    except (ClassifierError, ModelVersionNotFound) as e:
+        raise ModelUnavailable(f"{filename} was not scored: {e}. An admin can activate another model version.") \
+            from None
     probs = _score(scorer, [c.text for c in clauses], report, filename)
     if policy is None:
         policy = load_policy(_model_version(scorer.version_name))
@@ -780,7 +790,7 @@ def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | N
 
 __all__ = [
     "CLAIM_TTL", "AuthError", "ClaimExpired", "ClauseInfo", "ContractDetail", "ContractSummary", "DashboardStats",
-    "ExposureItem", "InvalidFile", "InvalidInput", "InvalidLabel", "ModelVersionInfo", "NotFound",
+    "ExposureItem", "InvalidFile", "InvalidInput", "InvalidLabel", "ModelUnavailable", "ModelVersionInfo", "NotFound",
     "PermissionDenied", "ReliabilityBin", "ReviewInfo", "ReviewTask", "Scorer", "ServiceError", "UnitOfWork",
     "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",

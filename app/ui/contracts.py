@@ -42,8 +42,8 @@ rows = [c for c in detail.clauses
         if (not buckets or c.label in buckets) and (not decisions or c.status in decisions)]
 
 table = pd.DataFrame({
-    "number": [c.number for c in rows],
-    "heading": [c.heading for c in rows],
+    "number": [c.number or "" for c in rows],
+    "heading": [c.heading or "" for c in rows],
     "page": [c.page for c in rows],
     "bucket": [label_name(c.label) for c in rows],
     "probability": [c.confidence for c in rows],
@@ -60,8 +60,9 @@ selection = st.dataframe(
 st.caption(f"{len(rows)} of {len(detail.clauses)} clauses. Select a row to read the whole clause.")
 if selection.selection.rows:
     clause = rows[selection.selection.rows[0]]
-    st.text(clause_heading(clause.number, clause.heading, clause.page))
-    show_clause_text(clause.text)
+    with st.container(border=True, key="clause_detail"):
+        st.text(clause_heading(clause.number, clause.heading, clause.page))
+        show_clause_text(clause.text)
 
 st.subheader("Export")
 stem = detail.contract.filename.rsplit(".", 1)[0]

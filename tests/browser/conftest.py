@@ -103,7 +103,10 @@ def app_url(app_env, tmp_path_factory) -> str:
 
 @pytest.fixture(scope="session")
 def browser():
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import expect, sync_playwright
+
+    # A 2-core CI box scoring contracts on a CPU: 5 s (the default) is too short for a rerun under load.
+    expect.set_options(timeout=30_000)
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} not found: apt-get install chromium (scripts/test.sh does it)")

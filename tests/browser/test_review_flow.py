@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from pathlib import Path
 
 import pytest
@@ -16,16 +17,23 @@ pytestmark = pytest.mark.browser
 PASSWORDS = {name: password for name, _, password in DEMO_ACCOUNTS}
 
 
+def wait_idle(page: Page) -> None:
+    """Until the script run finishes (Streamlit's toolbar shows a "Running..." image meanwhile)."""
+    expect(page.get_by_role("img", name="Running...")).to_have_count(0)
+
+
 def log_in(page: Page, name: str) -> None:
     page.locator(".st-key-login_username input").fill(name)
     page.locator(".st-key-login_password input").fill(PASSWORDS[name])
     page.locator(".st-key-login_submit button").click()
     expect(page.get_by_test_id("stSidebar")).to_contain_text(f"Signed in as {name}")
+    wait_idle(page)
 
 
 def open_page(page: Page, nav_title: str, heading: str | None = None) -> None:
     page.get_by_test_id("stSidebarNav").get_by_text(nav_title, exact=True).click()
     expect(page.get_by_role("heading", name=heading or nav_title, level=1)).to_be_visible()
+    wait_idle(page)
 
 
 def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
@@ -36,19 +44,26 @@ def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
     page.locator(".st-key-upload_submit button").click()
     # Scoring a whole contract on a CPU: the results table appears once every file is done.
     expect(page.get_by_role("heading", name="Last upload")).to_be_visible(timeout=600_000)
-    expect(page.get_by_test_id("stExpander").first).to_contain_text("sent to review")
+    status = page.get_by_test_id("stExpander").first
+    expect(status).to_contain_text("sent to review")
+    status_label = status.inner_text()
     page.screenshot(path="/tmp/lexdora-upload.png", full_page=True)
 
     open_page(page, "Contracts")
     choose_contract(page, "xybernaut-sponsorship.pdf")
-    table = page.locator(".st-key-clauses_table")
-    expect(table.locator("[id^=glide-cell-]").first).to_be_visible()
-    expect(page.get_by_text("clauses. Select a row")).to_be_visible()
+    n = int(re.search(r"(\d+) clauses:", status_label).group(1))
+    expect(page.get_by_text(f"{n} of {n} clauses. Select a row")).to_be_visible()
+    # The grid draws on a canvas: select the first clause by its row marker, then read it in full below.
+    grid = page.locator(".st-key-clauses_table").get_by_test_id("stDataFrameResizable")
+    grid.click(position={"x": 15, "y": 35 + 17})
+    expect(page.locator(".st-key-clause_detail")).to_contain_text("page")
     page.screenshot(path="/tmp/lexdora-contract.png", full_page=True)
 
 
 def _model_label(page: Page) -> str:
-    text = page.locator(".st-key-review_side").inner_text()
+    side = page.locator(".st-key-review_side")
+    expect(side).to_contain_text("Model: ")
+    text = side.inner_text()
     for label in LABELS:
         if f"Model: {label.display} ·" in text:
             return label.id
@@ -61,9 +76,11 @@ def pick_button(page: Page, label_id: str):
 
 
 def choose_contract(page: Page, filename: str) -> None:
-    page.locator(".st-key-contract_id").click()
+    page.locator(".st-key-contract_id").get_by_role("combobox").click()
     page.get_by_role("option").filter(has_text=filename).click()
-    expect(page.locator(".st-key-contract_id")).to_contain_text(filename)
+    wait_idle(page)
+    expect(page.locator(".st-key-contract_id").get_by_role("combobox")).to_have_value(
+        re.compile(re.escape(filename)))
 
 
 def test_reviewer_corrects_a_clause_with_the_keyboard_and_the_export_has_it(new_page):
@@ -77,6 +94,7 @@ def test_reviewer_corrects_a_clause_with_the_keyboard_and_the_export_has_it(new_
     model_label = _model_label(page)
     # Pick a label other than the model's by its number key, then confirm with Enter.
     n, new = next((n, label) for n, label in enumerate(LABELS, start=1) if label.id != model_label)
+    expect(page.locator(".st-key-review_confirm").get_by_role("button")).to_be_visible()
     page.keyboard.press(str(n))
     expect(pick_button(page, new.id)).to_have_attribute("data-testid", "stBaseButton-primary")
     expect(page.locator(".st-key-review_side")).to_contain_text(f"your label: {new.display}")

@@ -153,7 +153,7 @@ def test_contract_view_shows_exposure_and_filters_by_decision(env, contract):
     at = app_as(env["lawyer"], "contracts")
     detail = services.get_contract(env["lawyer"].id, contract)
     table = at.dataframe[0].value
-    assert [n if isinstance(n, str) else None for n in table["number"]] == [c.number for c in detail.clauses]
+    assert list(table["number"]) == [c.number or "" for c in detail.clauses]
     assert {"heading", "page", "bucket", "probability", "decision"} <= set(table.columns)
     exposure = "\n".join(t.value for t in at.text)
     assert detail.exposure and all(item.line in exposure for item in detail.exposure)
@@ -218,3 +218,17 @@ def test_a_too_short_password_is_refused_with_the_services_message(env):
     at.text_input(key="new_password").input("short")
     at.button(key="new_user_submit").click().run()
     assert [e.value for e in at.error] == ["A password needs at least 8 characters."]
+
+
+def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env, monkeypatch):
+    # The registry's default version has a card but no weights: loading it fails.
+    monkeypatch.setattr(services, "upload_contract", services.upload_contract.func)
+    at = app_as(env["lawyer"], "upload")
+    at.file_uploader(key="upload_files").set_value([(SAMPLE.name, SAMPLE.read_bytes(), "text/plain")])
+    at.run()
+    at.button(key="upload_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [result] = at.session_state["upload_results"]
+    assert result["result"].startswith(f"{SAMPLE.name} was not scored: ")
+    assert result["result"].endswith("An admin can activate another model version.")
+    assert services.list_contracts(env["lawyer"].id) == []
