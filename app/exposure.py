@@ -13,16 +13,37 @@ from dataclasses import dataclass
 EXPOSURE_ORDER = ("uncapped", "carve_out", "capped", "cap_and_collar", "indemnity", "exclusion")
 
 # Where a named subject ends: a sentence break, or the main clause resuming after the exception.
-_END = r"(?=[.;:]\s|[.;:]?$|,?\s+(?:and|or)\s+(?:the|in no event|neither)\b|,\s+(?:neither|in no event|each|either|no|the)\b)"
+_END = (r"(?=[.;:]\s|[.;:]?$"                                          # a sentence break
+        r"|,?\s+(?:and|or)\s+(?:the|in no event|neither)\b"              # ... and the next rule
+        r"|,\s+(?:neither|in no event|each|either|no|the)\b)")           # ..., neither party shall
+_CLAIMS_FOR = r"(?:any\s+)?(?:claims?\s+(?:for|arising (?:from|out of))\s+)?"
 _CARVE_OUT = (
-    re.compile(r"(?:shall|will) not apply (?:to|with respect to|in respect of)\s+(?:any\s+)?(?:claims?\s+(?:for|arising (?:from|out of))\s+)?(.+?)" + _END, re.I | re.S),
-    re.compile(r"\b(?:except|excluding|other than)\s+(?:for|with respect to|in respect of|in the case of|as to)?\s*(?:any\s+)?(?:claims?\s+(?:for|arising (?:from|out of))\s+)?(.+?)" + _END, re.I | re.S),
+    re.compile(r"(?:shall|will) not apply (?:to|with respect to|in respect of)\s+" + _CLAIMS_FOR + r"(.+?)" + _END,
+               re.I | re.S),
+    re.compile(r"\b(?:except|excluding|other than)\s+"
+               r"(?:for|with respect to|in respect of|in the case of|as to)?\s*" + _CLAIMS_FOR + r"(.+?)" + _END,
+               re.I | re.S),
 )
 _UNCAPPED = (
-    re.compile(r"nothing in this agreement (?:shall |will )?(?:limits?|excludes?|restricts?) (?:or (?:limits?|excludes?) )?(?:either party's |any party's |a party's |the )?liability (?:for|in respect of)\s+(.+?)" + _END, re.I | re.S),
-    re.compile(r"liability (?:for|in respect of|arising (?:from|out of)|under)\s+(.+?)\s+(?:shall|will|is|are)\s+(?:be\s+)?(?:unlimited|uncapped|not (?:be )?(?:subject to|limited))", re.I | re.S),
-    re.compile(r"(?:obligations?|liability) (?:to indemnify )?(?:under|pursuant to)\s+(.+?)\s+(?:shall|will) not be (?:subject to|limited)", re.I | re.S),
+    re.compile(r"nothing in this agreement (?:shall |will )?(?:limits?|excludes?|restricts?) "
+               r"(?:or (?:limits?|excludes?) )?(?:either party's |any party's |a party's |the )?liability "
+               r"(?:for|in respect of)\s+(.+?)" + _END, re.I | re.S),
+    re.compile(r"liability (?:for|in respect of|arising (?:from|out of)|under)\s+(.+?)\s+(?:shall|will|is|are)\s+"
+               r"(?:be\s+)?(?:unlimited|uncapped|not (?:be )?(?:subject to|limited))", re.I | re.S),
+    re.compile(r"(?:obligations?|liability) (?:to indemnify )?(?:under|pursuant to)\s+(.+?)\s+"
+               r"(?:shall|will) not be (?:subject to|limited)", re.I | re.S),
+    # "neither Party excludes or limits any liability for: (i) ...", "nothing in this Section limits ..."
+    re.compile(r"\b(?:excludes?|limits?|restricts?) (?:or (?:limits?|excludes?|restricts?) )?(?:\w+'s |any |its |the )?"
+               r"liability(?: [\w ,]{0,60}? including liability)? (?:for|in respect of)[:\s]+(.+?)" + _END,
+               re.I | re.S),
+    re.compile(r"\b(?:shall|will) (?:be inapplicable|not apply) to\s+(.+?)" + _END, re.I | re.S),
+    re.compile(r"\bwithout limit(?:ation)?,? for(?: the following)?[:\s]+(.+?)" + _END, re.I | re.S),
 )
+# A ceiling's wording ("shall not exceed the fees paid in the twelve months ..."); only phrases that name
+# an amount or its measure count, so "limited to direct damages" is passed over.
+_CAP = re.compile(r"\b(?:exceed(?:ing)?|limited to|in excess of|capped at)\s+(.+?)(?=[.;]\s|[.;]?$)", re.I | re.S)
+_MEASURE = re.compile(r"\d|\$|\[\s*\*|\b(?:fees?|paid|payable|payments?|amounts?|price|insurance|proceeds|value|"
+                      r"charges|compensation|sum)\b", re.I)
 _AMOUNT = re.compile(r"(?:US\s?)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s*(?:million|billion))?|\[\s*\*[\s*]*\]", re.I)
 _FEES = re.compile(r"\b(?:fees|amounts?|charges)\s+(?:actually\s+)?(?:paid|payable)", re.I)
 _DAMAGE_TYPES = ("consequential", "indirect", "incidental", "special", "punitive", "exemplary")
@@ -41,18 +62,17 @@ class ClauseFacts:
 def exposure_line(clause: ClauseFacts) -> str | None:
     """One line for a liability clause, or None for `none`."""
     where = clause.number or f"clause {clause.index + 1}"
-    heading = _clean(clause.heading) if clause.heading else None
+    heading = heading_title(clause.heading)
     label = clause.label
     if label == "carve_out":
         subject = _first(_CARVE_OUT, clause.text)
         return f"uncapped for {subject} (carved out of the cap), {where}" if subject else \
             f"cap with carve-outs{_about(heading)}, {where}"
     if label == "uncapped":
-        subject = _first(_UNCAPPED, clause.text) or (heading.lower() if heading else None)
-        return f"uncapped for {subject}, {where}" if subject else f"uncapped liability, {where}"
+        subject = _first(_UNCAPPED, clause.text)
+        return f"uncapped for {subject}, {where}" if subject else f"uncapped liability{_about(heading)}, {where}"
     if label in ("capped", "cap_and_collar"):
-        amount = _AMOUNT.search(clause.text)
-        limit = f" at {amount.group(0).strip()}" if amount else (" at fees paid" if _FEES.search(clause.text) else "")
+        limit = _cap(clause.text)
         collar = " above a threshold" if label == "cap_and_collar" else ""
         return f"capped{limit}{collar}{_about(heading)}, {where}"
     if label == "indemnity":
@@ -77,6 +97,29 @@ def exposure_lines(clauses: list[ClauseFacts]) -> list[tuple[ClauseFacts, str]]:
     return [(c, line) for c in ranked if (line := exposure_line(c))]
 
 
+_NUMBER_PREFIX = re.compile(r"^(?:(?:section|article|clause)\s+)?"
+                            r"(?:\(?[0-9]+(?:\.[0-9]+)*[.)]?|\(?[a-z]{1,4}[.)]|[A-Z][.)])\s*", re.I)
+
+
+def heading_title(heading: str | None) -> str | None:
+    """The most specific named part of a heading path: "11 INDEMNIFICATION > (h)" -> "Indemnification"."""
+    for part in reversed((heading or "").split(" > ")):
+        title = _NUMBER_PREFIX.sub("", part.strip()).strip(" .:-")
+        if sum(ch.isalpha() for ch in title) >= 3:
+            return _clean(title.capitalize() if title.isupper() else title)
+    return None
+
+
+def _cap(text: str) -> str:
+    for match in _CAP.finditer(text):
+        if _MEASURE.search(match.group(1)):
+            return f" at {_clean(match.group(1))}"
+    amount = _AMOUNT.search(text)
+    if amount:
+        return f" at {amount.group(0).strip()}"
+    return " at fees paid" if _FEES.search(text) else ""
+
+
 def _first(patterns: tuple[re.Pattern, ...], text: str) -> str | None:
     for pattern in patterns:
         match = pattern.search(text)
@@ -88,7 +131,11 @@ def _first(patterns: tuple[re.Pattern, ...], text: str) -> str | None:
 
 
 def _clean(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip(" ,.;:()\"'")
+    text = re.sub(r"\s+", " ", text).strip(" ,.;:\"'")
+    text = re.sub(r"^\((?:[ivx]+|[a-z]|\d+)\)\s*", "", text, flags=re.I)  # "(i) personal injury" -> "personal injury"
+    text = re.sub(r"[,\s]+(?:and|or)$", "", text)
+    if text.isupper():  # shouted subjects read as a quiet line
+        text = text.lower()
     if len(text) > _MAX_SUBJECT:
         text = text[:_MAX_SUBJECT].rsplit(" ", 1)[0] + "…"
     return text

@@ -13,8 +13,7 @@ import hashlib
 import io
 import json
 import os
-import threading
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
@@ -91,12 +90,12 @@ class InvalidInput(ServiceError):
     """A bad value: empty name, short password, duplicate user, over-long comment."""
 
 
+class ModelUnavailable(ServiceError):
+    """The model version to score with cannot be loaded; the message says what to do."""
+
+
 class InvalidFile(ServiceError):
     """An upload that cannot be read (ingestion's IngestError) or is too large; the message names the file."""
-
-
-class ModelUnavailable(ServiceError):
-    """The active model version cannot be loaded, so nothing can be scored; an admin must fix or switch it."""
 
 
 # ---------------------------------------------------------------------------- unit of work
@@ -156,19 +155,11 @@ class _ClassifierScorer:
         return self._classifier.predict_proba(texts)
 
 
-_scorers: dict[str, Scorer] = {}
-_scorer_lock = threading.Lock()
-
-
 def default_scorer() -> Scorer:
-    """The active model version's classifier, loaded once per version and process."""
+    """The active model version's classifier (Classifier.load keeps its weights cached per version)."""
     from app.classifier import Classifier
 
-    name = Registry().active_name()
-    with _scorer_lock:
-        if name not in _scorers:
-            _scorers[name] = _ClassifierScorer(Classifier.load(name))
-        return _scorers[name]
+    return _ClassifierScorer(Classifier.load())
 
 
 # ---------------------------------------------------------------------------- helpers
@@ -212,8 +203,14 @@ def _where(clause: Clause) -> str:
 
 
 _hasher = PasswordHasher()
-# Verified against when the name is unknown, so a wrong name costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("lexdora-no-such-user")
+_dummy: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """Verified against when the name is unknown, so a wrong name costs as long as a wrong password."""
+    if not _dummy:
+        _dummy.append(_hasher.hash("lexdora-no-such-user"))
+    return _dummy[0]
 
 
 # ---------------------------------------------------------------------------- users
@@ -250,7 +247,7 @@ def authenticate(name: str, password: str, *, uow: UnitOfWork | None = None) -> 
     with _uow(uow) as uow:
         user = uow.session.scalar(select(User).where(User.name == name.strip()))
         try:
-            _hasher.verify(user.password_hash if user and user.active else _DUMMY_HASH, password)
+            _hasher.verify(user.password_hash if user and user.active else _dummy_hash(), password)
             ok = user is not None and user.active
         except (VerificationError, InvalidHashError):
             ok = False
@@ -275,6 +272,22 @@ def list_users(*, actor_id: int | None = None, uow: UnitOfWork | None = None) ->
         return [user_info(u) for u in uow.session.scalars(select(User).order_by(User.name))]
 
 
+def set_user_active(actor_id: int, user_id: int, active: bool, *, uow: UnitOfWork | None = None) -> UserInfo:
+    """Disable an account (it can no longer log in; its reviews stay) or enable it again; admins only."""
+    with _uow(uow) as uow:
+        _actor(uow.session, actor_id, "manage_users")
+        if user_id == actor_id and not active:
+            raise InvalidInput("You cannot disable your own account; ask another admin.")
+        user = uow.session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"User {user_id} not found.")
+        user.active = active
+        _audit(uow.session, actor_id, "enable_user" if active else "disable_user", "user", user.id)
+        info = user_info(user)
+        uow.commit()
+    return info
+
+
 # ---------------------------------------------------------------------------- contracts
 
 def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progress | None = None,
@@ -282,16 +295,14 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
                     uow: UnitOfWork | None = None) -> UploadSummary:
     """Ingest, score and route one uploaded file; the same bytes uploaded again return duplicate=True.
 
-    Raises InvalidFile with a message naming the file when it cannot be read or is too large.
+    Raises InvalidFile with a message naming the file when it cannot be read or is over
+    settings.max_upload_mb (ingestion's limit, so one rule gives one message).
     The bytes are kept under settings.upload_dir by SHA-256, outside anything served.
     """
     from app.ingest import IngestError, ingest_bytes
 
     report = progress or (lambda fraction, message: None)
     settings = get_settings()
-    limit = settings.max_upload_mb
-    if len(data) > limit * 1024 * 1024:
-        raise InvalidFile(f"{filename}: {len(data) / 1024 / 1024:.1f} MB is over the {limit:g} MB upload limit.")
     sha = hashlib.sha256(data).hexdigest()
     uow = _uow(uow)
 
@@ -306,20 +317,15 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
 
     report(0.0, f"{filename}: reading")
     try:
-        document, clauses = ingest_bytes(data, filename)
+        document, clauses = ingest_bytes(data, filename, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
     except IngestError as e:
-        raise InvalidFile(f"{filename}: {e}") from None
+        message = str(e)
+        raise InvalidFile(message if message.startswith(filename) else f"{filename}: {message}") from None
     if not clauses:
         raise InvalidFile(f"{filename}: no clauses found; is it a scanned document without a text layer?")
     report(0.1, f"{filename}: {len(clauses)} clauses found, scoring")
 
-    from app.classifier import ClassifierError
-
-    try:
-        scorer = scorer_factory()
-    except (ClassifierError, ModelVersionNotFound) as e:
-        raise ModelUnavailable(f"{filename} was not scored: {e}. An admin can activate another model version.") \
-            from None
+    scorer = _load_scorer(scorer_factory)
     probs = _score(scorer, [c.text for c in clauses], report, filename)
     if policy is None:
         policy = load_policy(_model_version(scorer.version_name))
@@ -343,7 +349,8 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
             return summary
         for c, p, d in zip(clauses, probs, decisions, strict=True):
             pages = list(getattr(c, "pages", None) or [])
-            clause = Clause(contract_id=contract.id, index=c.index, number=c.number, heading=c.heading,
+            clause = Clause(contract_id=contract.id, index=c.index, number=(c.number or None) and c.number[:64],
+                            heading=c.heading or None,
                             text=c.text, start=c.start, end=c.end, page=c.page,
                             page_end=max(pages) if pages else c.page, label=d.label,
                             status="needs_review" if d.action == "review" else "auto_accepted")
@@ -362,6 +369,11 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
 
 
 def _duplicate(uow: UnitOfWork, user_id: int, contract: Contract, filename: str) -> UploadSummary:
+    if contract.status == "archived":  # uploading it again is the way back from the archive
+        pending = uow.session.scalar(select(func.count()).where(Clause.contract_id == contract.id,
+                                                                Clause.status == "needs_review"))
+        contract.status = "in_review" if pending else "complete"
+        _audit(uow.session, user_id, "unarchive", "contract", contract.id)
     statuses = dict(uow.session.execute(select(Clause.status, func.count()).where(
         Clause.contract_id == contract.id).group_by(Clause.status)).all())
     version = uow.session.scalar(select(Prediction.model_version).join(Clause).where(
@@ -371,16 +383,27 @@ def _duplicate(uow: UnitOfWork, user_id: int, contract: Contract, filename: str)
                          statuses.get("auto_accepted", 0), statuses.get("needs_review", 0), version)
 
 
+def _load_scorer(scorer_factory: Callable[[], Scorer]) -> Scorer:
+    from app.classifier import ClassifierError
+
+    try:
+        return scorer_factory()
+    except (ClassifierError, ModelVersionNotFound) as e:
+        raise ModelUnavailable(f"The model cannot score contracts right now: {e}") from None
+
+
 def _score(scorer: Scorer, texts: list[str], report: Progress, filename: str) -> list[dict[str, float]]:
     batch = max(1, get_settings().batch_size)
     rows: list[dict[str, float]] = []
     for start in range(0, len(texts), batch):
-        out = scorer.predict_proba(texts[start:start + batch])
-        if getattr(out, "shape", None) != (len(texts[start:start + batch]), len(LABEL_IDS)):
+        chunk = texts[start:start + batch]
+        out = scorer.predict_proba(chunk)
+        if getattr(out, "shape", None) != (len(chunk), len(LABEL_IDS)):
             raise RuntimeError(f"scorer {scorer.version_name} returned shape {getattr(out, 'shape', None)}, "
-                               f"expected ({len(texts[start:start + batch])}, {len(LABEL_IDS)})")
-        rows.extend({label: round(float(p), 6) for label, p in zip(LABEL_IDS, row)} for row in out.tolist())
-        done = min(start + batch, len(texts))
+                               f"expected ({len(chunk)}, {len(LABEL_IDS)})")
+        rows.extend({label: round(float(p), 6) for label, p in zip(LABEL_IDS, row, strict=True)}
+                    for row in out.tolist())
+        done = start + len(chunk)
         report(0.1 + 0.85 * done / len(texts), f"{filename}: scored {done}/{len(texts)} clauses")
     return rows
 
@@ -681,6 +704,30 @@ def activate_model_version(user_id: int, name: str, *, registry: Registry | None
 
 # ---------------------------------------------------------------------------- export
 
+def reviewed_clauses(*, actor_id: int | None = None, uow: UnitOfWork | None = None) -> list[dict]:
+    """Every reviewed clause with its settled label, for retraining: clause_id, filename, sha256, text,
+    label (the latest review's), model_label, reviewers ({name: that reviewer's latest label}).
+
+    actor_id: an admin; None only for local commands such as `python -m training.retrain`.
+    """
+    with _uow(uow) as uow:
+        if actor_id is not None:
+            _actor(uow.session, actor_id, "manage_models")
+        rows = uow.session.execute(
+            select(Review.clause_id, User.name, Review.new_label, Review.model_label, Clause.text, Clause.label,
+                   Contract.filename, Contract.sha256)
+            .join(User, User.id == Review.reviewer_id).join(Clause, Clause.id == Review.clause_id)
+            .join(Contract, Contract.id == Clause.contract_id)
+            .where(Contract.status != "archived").order_by(Review.clause_id, Review.id)).all()
+    out: dict[int, dict] = {}
+    for clause_id, reviewer, new_label, model_label, text, label, filename, sha in rows:
+        entry = out.setdefault(clause_id, {"clause_id": clause_id, "filename": filename, "sha256": sha,
+                                           "text": text, "label": label, "model_label": model_label,
+                                           "reviewers": {}})
+        entry["reviewers"][reviewer] = new_label  # rows come oldest first: the last one stays
+    return list(out.values())
+
+
 ExportFormat = Literal["csv", "jsonl"]
 EXPORT_FIELDS = ("contract_id", "filename", "sha256", "clause_id", "index", "number", "heading", "page", "text",
                  "label", "label_source", "model_label", "confidence", "decision", "reason", "model_version",
@@ -780,7 +827,7 @@ def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | N
         sheet.cell(row=r, column=5).fill = PatternFill("solid", start_color=colour, end_color=colour)
         sheet.cell(row=r, column=5).font = Font(color="FFFFFF", bold=True)
         sheet.cell(row=r, column=13).alignment = Alignment(wrap_text=True, vertical="top")
-    for col, width in zip("ABCDEFGHIJKLM", (5, 9, 28, 6, 20, 8, 20, 11, 11, 40, 14, 30, 100)):
+    for col, width in zip("ABCDEFGHIJKLM", (5, 9, 28, 6, 20, 8, 20, 11, 11, 40, 14, 30, 100), strict=True):
         sheet.column_dimensions[col].width = width
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
@@ -795,6 +842,7 @@ __all__ = [
     "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
     "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
+    "reviewed_clauses", "set_user_active",
     "submit_review",
     "upload_contract",
 ]

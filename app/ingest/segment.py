@@ -147,6 +147,11 @@ class _Outline:
             if self._follows(m):
                 return m
         if readings and readings[0].strong:
+            m = readings[0]
+            prev = self.last.get(m.style)
+            if (m.style == "article" or m.style.startswith("dec")) and prev is not None \
+                    and m.value[:-1] == prev[:-1] and 1 < m.value[-1] < prev[-1]:
+                return None  # numbers do not run backwards: a cross-reference broken onto a new line
             # "(i)" opening a list is roman unless an alpha list is open at that level.
             for m in readings:
                 if self._index(m.style) is not None:

@@ -24,8 +24,9 @@ if st.button("Ingest and score", type="primary", disabled=not files, key="upload
                 contract = services.upload_contract(user.id, file.name, file.getvalue(), progress=progress)
             except services.ServiceError as e:
                 # One bad file never stops the others; the message says what to do about it.
-                status.update(label=f"{file.name}: {e}", state="error", expanded=False)
-                results.append({"file": file.name, "result": str(e), "contract_id": None})
+                message = str(e) if str(e).startswith(file.name) else f"{file.name}: {e}"
+                status.update(label=message, state="error", expanded=False)
+                results.append({"file": file.name, "result": message, "contract_id": None})
                 continue
             if contract.duplicate:
                 line = f"already uploaded as {contract.filename}; nothing scored again"

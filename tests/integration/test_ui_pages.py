@@ -229,6 +229,5 @@ def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env
     at.button(key="upload_submit").click().run()
     assert not at.exception, [e.value for e in at.exception]
     [result] = at.session_state["upload_results"]
-    assert result["result"].startswith(f"{SAMPLE.name} was not scored: ")
-    assert result["result"].endswith("An admin can activate another model version.")
+    assert result["result"].startswith(f"{SAMPLE.name}: The model cannot score contracts right now: ")
     assert services.list_contracts(env["lawyer"].id) == []
