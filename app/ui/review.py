@@ -6,6 +6,8 @@ from app.taxonomy import LABELS
 from app.ui.render import clause_heading, escape_markdown, label_name, probability_chart, show_clause_text
 from app.ui.session import require_user
 
+CONTEXT_CHARS = 240  # of each neighbouring clause, next to the one under review
+
 user = require_user()
 st.session_state.setdefault("review_skipped", [])
 
@@ -55,19 +57,25 @@ if item is None:
     st.stop()
 
 with st.container(key="review_source"):
-    st.caption(escape_markdown(f"{item.filename} · {item.clause.reason}"))
+    st.caption(escape_markdown(f"{item.filename} · {item.clause.reason} · "
+                               f"held for you until {item.claim_expires_at:%H:%M} UTC"))
 text_col, side_col = st.columns([3, 2], gap="large")
 with text_col:
+    # Neighbours are trimmed to the words next to the clause, so the clause itself stays in view.
     for neighbour in item.before:
-        st.caption(escape_markdown(clause_heading(neighbour.number, neighbour.heading, neighbour.page)))
-        show_clause_text(neighbour.text)
+        st.caption(escape_markdown(f"{clause_heading(neighbour.number, neighbour.heading, neighbour.page)}: "
+                                   f"…{neighbour.text[-CONTEXT_CHARS:]}"))
     with st.container(border=True, key="review_clause"):
         st.markdown("**Clause to review**")
         st.text(clause_heading(item.clause.number, item.clause.heading, item.clause.page))
         show_clause_text(item.clause.text)
     for neighbour in item.after:
-        st.caption(escape_markdown(clause_heading(neighbour.number, neighbour.heading, neighbour.page)))
-        show_clause_text(neighbour.text)
+        st.caption(escape_markdown(f"{clause_heading(neighbour.number, neighbour.heading, neighbour.page)}: "
+                                   f"{neighbour.text[:CONTEXT_CHARS]}…"))
+    with st.expander("Neighbouring clauses in full"):
+        for neighbour in [*item.before, *item.after]:
+            st.caption(escape_markdown(clause_heading(neighbour.number, neighbour.heading, neighbour.page)))
+            show_clause_text(neighbour.text)
 
 with side_col, st.container(key="review_side"):
     st.altair_chart(probability_chart(item.clause.probs), key="review_probabilities")
@@ -78,6 +86,7 @@ with side_col, st.container(key="review_side"):
                   type="primary" if label.id == st.session_state.review_choice else "secondary",
                   width="stretch", help=label.description)
     st.text_input("Comment (optional)", key="review_comment")
+    st.caption("Shortcuts work while the cursor is outside the comment box.")
     confirm_col, skip_col = st.columns(2)
     confirm_col.button("Confirm", key="review_confirm", shortcut="Enter", on_click=_confirm, type="primary",
                        width="stretch")
