@@ -6,6 +6,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 from rich.progress import Progress
+from rich.table import Table
 
 from app import services
 from app.cli import cli
@@ -54,5 +55,9 @@ def demo(
                 state = "already loaded" if result.duplicate else (
                     f"{result.n_clauses} clauses, {result.n_needs_review} for review")
                 console.print(f"{path.name}: {state}")
-    console.print("Demo accounts (user / password): "
-                  + ", ".join(f"{name} / {password} ({role})" for name, role, password in DEMO_ACCOUNTS))
+    table = Table(title="Demo accounts")
+    for column in ("user", "password", "role"):
+        table.add_column(column)
+    for name, role, password in DEMO_ACCOUNTS:
+        table.add_row(name, password, role)
+    console.print(table)

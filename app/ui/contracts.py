@@ -66,6 +66,7 @@ if selection.selection.rows:
 
 st.subheader("Export")
 stem = detail.contract.filename.rsplit(".", 1)[0]
+st.caption("This contract")
 c1, c2, c3 = st.columns(3)
 c1.download_button("Labels as CSV", lambda: services.export_labels(user.id, "csv", contract_id=contract_id),
                    file_name=f"{stem}-labels.csv", mime="text/csv", key="export_csv", on_click="ignore")
@@ -74,3 +75,9 @@ c2.download_button("Labels as JSONL", lambda: services.export_labels(user.id, "j
 c3.download_button("Excel report", lambda: services.export_contract_excel(user.id, contract_id),
                    file_name=f"{stem}-report.xlsx", key="export_excel", on_click="ignore",
                    mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+st.caption("All contracts")
+a1, a2, _ = st.columns(3)
+a1.download_button("All labels as CSV", lambda: services.export_labels(user.id, "csv"), file_name="labels.csv",
+                   mime="text/csv", key="export_all_csv", on_click="ignore")
+a2.download_button("All labels as JSONL", lambda: services.export_labels(user.id, "jsonl"), file_name="labels.jsonl",
+                   mime="application/jsonl", key="export_all_jsonl", on_click="ignore")

@@ -6,6 +6,7 @@ import io
 import re
 from pathlib import Path
 
+import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -58,6 +59,12 @@ def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
     grid.click(position={"x": 15, "y": 35 + 17})
     expect(page.locator(".st-key-clause_detail")).to_contain_text("page")
     page.screenshot(path="/tmp/lexdora-contract.png", full_page=True)
+
+    with page.expect_download() as download_info:
+        page.locator(".st-key-export_excel").get_by_role("button").click()
+    workbook = openpyxl.load_workbook(download_info.value.path())
+    assert workbook["Summary"]["B1"].value == "xybernaut-sponsorship.pdf"
+    assert workbook["Clauses"].max_row == n + 1  # a header, then one row per clause
 
 
 def _model_label(page: Page) -> str:
