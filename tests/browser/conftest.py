@@ -116,9 +116,20 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed  # read by new_page's teardown
+    return report
+
+
 @pytest.fixture
-def new_page(browser, app_url):
-    """Factory of logged-out pages, each in its own browser context (its own Streamlit session)."""
+def new_page(request, browser, app_url):
+    """Factory of logged-out pages, each in its own browser context (its own Streamlit session).
+
+    A failed test leaves a screenshot of each of its pages in /tmp/lexdora-failed-<test>-<n>.png.
+    """
     contexts = []
 
     def make():
@@ -130,5 +141,8 @@ def new_page(browser, app_url):
         return page
 
     yield make
-    for context in contexts:
+    for n, context in enumerate(contexts):
+        if getattr(request.node, "failed_call", False):
+            for page in context.pages:
+                page.screenshot(path=f"/tmp/lexdora-failed-{request.node.name}-{n}.png", full_page=True)
         context.close()
