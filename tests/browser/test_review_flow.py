@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from app.demo import DEMO_ACCOUNTS
 from app.taxonomy import LABELS
+from tests.browser.conftest import SCORING_TIMEOUT_S
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -44,7 +45,7 @@ def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(ROOT / "samples" / "xybernaut-sponsorship.pdf")
     page.locator(".st-key-upload_submit button").click()
     # Scoring a whole contract on a CPU: the results table appears once every file is done.
-    expect(page.get_by_role("heading", name="Last upload")).to_be_visible(timeout=600_000)
+    expect(page.get_by_role("heading", name="Last upload")).to_be_visible(timeout=SCORING_TIMEOUT_S * 1000)
     status = page.get_by_test_id("stExpander").first
     expect(status).to_contain_text("sent to review")
     status_label = status.inner_text()
