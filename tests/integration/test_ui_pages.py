@@ -224,8 +224,12 @@ def test_a_too_short_password_is_refused_with_the_services_message(env):
 
 
 def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env, monkeypatch):
-    # The registry's default version has a card but no weights: loading it fails.
-    monkeypatch.setattr(services, "upload_contract", services.upload_contract.func)
+    # The registry's default version has a card but no weights: loading it fails. Classifier.load directly,
+    # since services keeps scorers by version name per process, and another test may have loaded a "default".
+    from app.classifier import Classifier
+
+    monkeypatch.setattr(services, "upload_contract",
+                        functools.partial(services.upload_contract.func, scorer_factory=Classifier.load))
     at = app_as(env["lawyer"], "upload")
     at.file_uploader(key="upload_files").set_value([(SAMPLE.name, SAMPLE.read_bytes(), "text/plain")])
     at.run()
