@@ -38,7 +38,7 @@ def open_page(page: Page, nav_title: str, heading: str | None = None) -> None:
     wait_idle(page)
 
 
-def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
+def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page, tmp_path):
     page = new_page()
     log_in(page, "lawyer")
     open_page(page, "Upload", "Upload contracts")
@@ -63,7 +63,10 @@ def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
 
     with page.expect_download() as download_info:
         page.locator(".st-key-export_excel").get_by_role("button").click()
-    workbook = openpyxl.load_workbook(download_info.value.path())
+    download = download_info.value
+    assert download.suggested_filename == "xybernaut-sponsorship-report.xlsx"
+    download.save_as(tmp_path / download.suggested_filename)
+    workbook = openpyxl.load_workbook(tmp_path / download.suggested_filename)
     assert workbook["Summary"]["B1"].value == "xybernaut-sponsorship.pdf"
     assert workbook["Clauses"].max_row == n + 1  # a header, then one row per clause
 
