@@ -12,3 +12,5 @@ cli = typer.Typer(help="lexdora: liability buckets for commercial contracts.", n
 
 def main() -> None:
     cli()
+
+from app import batch  # noqa: E402,F401  (registers `score`)
