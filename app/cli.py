@@ -10,7 +10,15 @@ cli = typer.Typer(help="lexdora: liability buckets for commercial contracts.", n
                   add_completion=False)
 
 
+@cli.callback()
+def _root() -> None:
+    """lexdora: liability buckets for commercial contracts."""
+    # An explicit callback keeps `python -m app COMMAND` a group even while one command is registered.
+
+
 def main() -> None:
     cli()
 
+
+from app import classify_cli  # noqa: E402,F401  (registers `classify`)
 from app import batch  # noqa: E402,F401  (registers `score`)

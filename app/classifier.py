@@ -1,0 +1,190 @@
+"""Calibrated clause classifier: a registry version -> probabilities over the seven labels.
+
+A version is either a base model plus a PEFT adapter (``adapter/``, served as a sidecar) or
+a merged checkpoint (``merged/``, card["merged"] true). Logits are divided by the
+temperature of ``calibration.json`` (fitted by ``training.calibrate``) before the softmax.
+"""
+from __future__ import annotations
+
+import os
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from app.config import get_settings
+from app.registry import ModelVersion, Registry
+from app.taxonomy import LABEL_IDS
+
+DEFAULT_MAX_LENGTH = 512
+_CACHE_SIZE = 2  # a 135M model is ~0.5 GB in fp32: the active version and one candidate fit
+
+
+class ClassifierError(RuntimeError):
+    """A model version cannot be loaded or used; the message says what to do."""
+
+
+@dataclass(frozen=True)
+class Prediction:
+    label: str
+    probs: dict[str, float]
+
+    @property
+    def confidence(self) -> float:
+        return self.probs[self.label]
+
+
+def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+    z = logits.astype(np.float64) / temperature
+    z -= z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def resolve_device(device: str | None = None) -> str:
+    import torch
+
+    device = device or get_settings().device
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise ClassifierError(f"device {device!r} requested but no CUDA GPU is available; use --device cpu")
+    return device
+
+
+class Classifier:
+    """Batched, deterministic inference for one model version."""
+
+    def __init__(self, version: ModelVersion, model, tokenizer, *, device: str, temperature: float = 1.0,
+                 batch_size: int | None = None, max_length: int = DEFAULT_MAX_LENGTH):
+        self.version = version
+        self.model = model
+        self.tokenizer = tokenizer
+        self.device = device
+        self.temperature = temperature
+        self.batch_size = batch_size or get_settings().batch_size
+        self.max_length = max_length
+
+    @classmethod
+    def load(cls, version: str | None = None, *, registry: Registry | None = None,
+             device: str | None = None) -> "Classifier":
+        """The named version (the active one when None), with weights cached across calls."""
+        registry = registry or Registry()
+        mv = registry.get(version)
+        device = resolve_device(device)
+        if device == "cpu":
+            import torch
+
+            # Inference only: every core the process may use (the default can be fewer).
+            torch.set_num_threads(len(os.sched_getaffinity(0)))
+        model, tokenizer = _cached_weights(mv, device)
+        card = mv.card
+        max_length = int((card.get("train_config") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
+        return cls(mv, model, tokenizer, device=device, temperature=mv.temperature, max_length=max_length)
+
+    def logits(self, texts: list[str]) -> np.ndarray:
+        """Raw (uncalibrated) logits, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
+        import torch
+
+        out = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
+        if not texts:
+            return out
+        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
+        ids = enc["input_ids"]
+        # Longest first: clauses of similar length share a batch, so padding stays small,
+        # and a batch too large for memory fails at once rather than at the end.
+        order = sorted(range(len(texts)), key=lambda i: (-len(ids[i]), i))
+        with torch.inference_mode():
+            for start in range(0, len(order), self.batch_size):
+                rows = order[start:start + self.batch_size]
+                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows],
+                                            "attention_mask": [enc["attention_mask"][i] for i in rows]},
+                                           return_tensors="pt")
+                batch = {k: v.to(self.device) for k, v in batch.items()}
+                out[rows] = self.model(**batch).logits.float().cpu().numpy()
+        return out
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 7): softmax of logits / temperature."""
+        return softmax(self.logits(texts), self.temperature)
+
+    def predict(self, texts: list[str]) -> list[Prediction]:
+        probs = self.predict_proba(texts)
+        return [Prediction(LABEL_IDS[int(p.argmax())], {label: float(x) for label, x in zip(LABEL_IDS, p)})
+                for p in probs]
+
+
+_cache: OrderedDict[tuple, tuple] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
+def _weights_stamp(mv: ModelVersion) -> tuple:
+    """Changes when the version's weights are rewritten, so a stale cache entry is never served."""
+    files = [mv.path / "card.json", *sorted((mv.path / ("merged" if mv.merged else "adapter")).glob("*"))]
+    return tuple((f.name, f.stat().st_mtime_ns) for f in files if f.is_file())
+
+
+def _cached_weights(mv: ModelVersion, device: str) -> tuple:
+    key = (str(mv.path.resolve()), device, _weights_stamp(mv))
+    with _cache_lock:  # Streamlit serves sessions from threads: load each version once
+        if key in _cache:
+            _cache.move_to_end(key)
+            return _cache[key]
+        loaded = _load_weights(mv, device)
+        _cache[key] = loaded
+        while len(_cache) > _CACHE_SIZE:
+            _cache.popitem(last=False)
+        return loaded
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _load_weights(mv: ModelVersion, device: str) -> tuple:
+    from app.modeling import BaseModelError, load_base_model, load_tokenizer
+
+    card = mv.card
+    try:
+        if mv.merged:
+            merged = mv.path / "merged"
+            if not (merged / "config.json").exists():
+                raise ClassifierError(f"model version {mv.name!r} is marked merged but {merged} holds no "
+                                      "weights; re-run python -m training.merge")
+            model, tokenizer = _load_merged(merged)
+        else:
+            adapter = mv.path / "adapter"
+            if not (adapter / "adapter_config.json").exists():
+                raise ClassifierError(f"model version {mv.name!r} has no adapter at {adapter}; "
+                                      "train it again or pick another version with --model")
+            from peft import PeftModel
+
+            base_ref = card.get("base_model")
+            if not base_ref:
+                raise ClassifierError(f"card.json of model version {mv.name!r} names no base_model")
+            quantization = card.get("quantization") or "none"
+            tokenizer = load_tokenizer(base_ref)
+            # bitsandbytes places 4-bit weights at load time; they cannot be moved afterwards.
+            base = load_base_model(base_ref, quantization=quantization, tokenizer=tokenizer,
+                                   device_map=None if quantization == "none" else {"": device})
+            model = PeftModel.from_pretrained(base, adapter)
+            if quantization != "none":
+                return model.eval(), tokenizer
+    except BaseModelError as e:
+        raise ClassifierError(f"cannot load model version {mv.name!r}: {e}") from e
+    model.to(device).eval()
+    return model, tokenizer
+
+
+def _load_merged(path: Path) -> tuple:
+    from transformers import AutoModelForSequenceClassification
+
+    from app.modeling import load_tokenizer
+
+    tokenizer = load_tokenizer(str(path))
+    model = AutoModelForSequenceClassification.from_pretrained(path)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    return model, tokenizer
