@@ -1,0 +1,293 @@
+"""Labelled sources -> a train/validation/test ``datasets.DatasetDict``, split by contract.
+
+    python -m data.build [--config configs/default.yaml] [--out data/processed]
+
+Sources (see ../shared/data/*/README.md): the hand-labelled CUAD liability and
+indemnity clauses, CUAD clauses of other categories (label ``none``, sampled so
+``none`` does not drown the buckets), the synthetic clauses (training split only)
+and, for retraining, reviewers' corrections.
+
+Library use (``training.retrain``)::
+
+    ds, info = build_dataset(DataConfig(), corrections=[{"id", "contract", "text", "label", "source"}, ...],
+                             fixed_split=load_fixed_split(old_version / "split.json"))
+
+Corrections override records with the same id (or add new ones); ``fixed_split``
+(contract -> split) keeps the contracts of an earlier build in the same split so
+evaluations stay comparable; contracts it does not name go to ``train``.
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import random
+import sys
+import warnings
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from app.config import ROOT, get_settings
+from app.taxonomy import LABEL_IDS, validate
+
+SPLITS = ("train", "validation", "test")
+SYNTHETIC = "synthetic"
+RECORD_FIELDS = ("id", "contract", "text", "label", "source", "kind")
+
+
+class DataError(ValueError):
+    """A labelled source or a correction is missing or malformed; the message names it."""
+
+
+def _shared(*parts: str) -> Path:
+    return Path(get_settings().shared_dir).joinpath(*parts)
+
+
+class DataConfig(BaseModel):
+    """What goes into the dataset and how it is split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    labeled_path: Path = Field(default_factory=lambda: _shared("data", "cuad", "clauses_labeled.jsonl"),
+                               description="Hand-labelled real CUAD liability and indemnity clauses.")
+    other_path: Path = Field(default_factory=lambda: _shared("data", "cuad", "clauses_other_categories.jsonl"),
+                             description="Real CUAD clauses of other categories, all labelled `none`.")
+    synthetic_path: Path | None = Field(
+        default_factory=lambda: _shared("data", "synthetic", "clauses_synthetic.jsonl"),
+        description="Hand-written clauses for rare buckets and near misses (train only); null to leave them out.")
+    none_ratio: float = Field(default=1.0, ge=0,
+                              description="Other-category `none` clauses sampled per labelled liability clause; "
+                                          "raise it to make `none` more common, as it is in real contracts.")
+    val_fraction: float = Field(default=0.15, gt=0, lt=0.5, description="Share of contracts held out for validation.")
+    test_fraction: float = Field(default=0.15, gt=0, lt=0.5, description="Share of contracts held out for test.")
+    drop_low_confidence: bool = Field(default=False,
+                                      description="Leave out clauses whose annotator marked `confidence: low`.")
+    seed: int = Field(default=13, description="Seed of the `none` sampling and of the contract split.")
+
+    @model_validator(mode="after")
+    def _fractions_leave_training_data(self):
+        if self.val_fraction + self.test_fraction >= 0.6:
+            raise ValueError("val_fraction + test_fraction must be below 0.6 so training keeps most contracts")
+        return self
+
+
+@dataclass
+class DatasetInfo:
+    data_hash: str
+    counts: dict  # split -> source -> label -> n
+    split_by_contract: dict[str, str]
+    dropped_duplicates: int = 0
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"data_hash": self.data_hash, "counts": self.counts, "dropped_duplicates": self.dropped_duplicates,
+                "n_contracts": dict(Counter(self.split_by_contract.values())), "notes": self.notes}
+
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not Path(path).exists():
+        raise DataError(f"labelled source {path} not found; set LEXDORA_SHARED_DIR or the path in the config")
+    records = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            if line.strip():
+                try:
+                    records.append(json.loads(line))
+                except json.JSONDecodeError as e:
+                    raise DataError(f"{path}:{n} is not valid JSON ({e.msg})") from e
+    return records
+
+
+def _record(raw: dict, *, source: str | None = None, kind: str | None = None, where: str = "") -> dict:
+    """Normalise one raw record to RECORD_FIELDS, checking what a lawyer could get wrong."""
+    missing = [k for k in ("id", "text", "label") if not raw.get(k)]
+    if missing:
+        raise DataError(f"record {raw.get('id', '?')}{where} lacks {', '.join(missing)}")
+    try:
+        label = validate(raw["label"])
+    except ValueError as e:
+        raise DataError(f"record {raw['id']}{where}: {e}") from e
+    src = raw.get("source") or source or "cuad"
+    return {
+        "id": str(raw["id"]),
+        # Synthetic clauses have no contract; one shared group keeps them together (and in train).
+        "contract": str(raw.get("contract") or (SYNTHETIC if src == SYNTHETIC else raw["id"])),
+        "text": " ".join(str(raw["text"]).split()),
+        "label": label,
+        "source": src,
+        "kind": raw.get("kind") or kind or src,
+    }
+
+
+def load_records(config: DataConfig) -> list[dict]:
+    """Every record of the configured sources, `none` clauses already sampled."""
+    rng = random.Random(config.seed)
+    labeled = [r for r in _read_jsonl(config.labeled_path)
+               if not (config.drop_low_confidence and r.get("confidence") == "low")]
+    records = [_record(r, where=f" in {config.labeled_path.name}") for r in labeled]
+    others = [_record(r, source="cuad", where=f" in {config.other_path.name}") for r in _read_jsonl(config.other_path)]
+    n_none = min(len(others), round(config.none_ratio * sum(r["label"] != "none" for r in records)))
+    others.sort(key=lambda r: r["id"])  # sampling must not depend on file order
+    records += rng.sample(others, n_none)
+    if config.synthetic_path is not None:
+        records += [_record(r, source=SYNTHETIC, where=f" in {config.synthetic_path.name}")
+                    for r in _read_jsonl(config.synthetic_path)]
+    return records
+
+
+def apply_corrections(records: list[dict], corrections: list[dict]) -> list[dict]:
+    """Records with each correction replacing the record of the same id (or added when new)."""
+    by_id = {r["id"]: r for r in records}
+    for raw in corrections:
+        fixed = _record(raw, source="review", kind="correction", where=" (correction)")
+        if not raw.get("contract") and fixed["id"] in by_id:
+            fixed["contract"] = by_id[fixed["id"]]["contract"]
+        by_id[fixed["id"]] = fixed
+    return list(by_id.values())
+
+
+def split_contracts(records: list[dict], config: DataConfig) -> dict[str, str]:
+    """Contract -> split: stratified by label as far as groups allow, deterministic for the seed."""
+    from sklearn.model_selection import StratifiedGroupKFold
+
+    real = sorted((r for r in records if r["source"] != SYNTHETIC), key=lambda r: r["id"])
+    split = {r["contract"]: "train" for r in records}
+
+    def hold_out(rows: list[dict], fraction: float, name: str) -> list[dict]:
+        # One fold of k ~ 1/fraction is held out; StratifiedGroupKFold keeps every contract in one fold
+        # and balances label counts across folds as far as the groups allow.
+        k = max(2, round(1 / fraction))
+        folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=config.seed)
+        with warnings.catch_warnings():
+            # Real `cap_and_collar` / `uncapped` clauses are fewer than k: expected, it stratifies what it can.
+            warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
+            _, held = next(folds.split(rows, [r["label"] for r in rows], [r["contract"] for r in rows]))
+        held_contracts = {rows[i]["contract"] for i in held}
+        for c in held_contracts:
+            split[c] = name
+        return [r for r in rows if r["contract"] not in held_contracts]
+
+    rest = hold_out(real, config.test_fraction, "test")
+    hold_out(rest, config.val_fraction / (1 - config.test_fraction), "validation")
+    split[SYNTHETIC] = "train"
+    return split
+
+
+def data_hash(rows: list[dict]) -> str:
+    """SHA-256 over the canonicalised records (sorted by id, sorted keys, one JSON line each)."""
+    h = hashlib.sha256()
+    for r in sorted(rows, key=lambda r: r["id"]):
+        h.update(json.dumps({k: r[k] for k in (*RECORD_FIELDS, "split")}, sort_keys=True, ensure_ascii=False,
+                            separators=(",", ":")).encode("utf-8"))
+        h.update(b"\n")
+    return h.hexdigest()
+
+
+def build_dataset(config: DataConfig | None = None, corrections: list[dict] | None = None,
+                  fixed_split: dict[str, str] | None = None):
+    """(DatasetDict with train/validation/test, DatasetInfo with hash, counts and the contract split)."""
+    from datasets import Dataset, DatasetDict
+
+    config = config or DataConfig()
+    records = load_records(config)
+    if corrections:
+        records = apply_corrections(records, corrections)
+    ids = Counter(r["id"] for r in records)
+    if dupes := [i for i, n in ids.items() if n > 1]:
+        raise DataError(f"record ids appear more than once: {', '.join(sorted(dupes)[:5])}")
+
+    if fixed_split is not None:
+        bad = {s for s in fixed_split.values() if s not in SPLITS}
+        if bad:
+            raise DataError(f"fixed split names unknown splits {sorted(bad)}; expected {', '.join(SPLITS)}")
+        split = {r["contract"]: fixed_split.get(r["contract"], "train") for r in records}
+    else:
+        split = split_contracts(records, config)
+    notes = []
+    for r in records:
+        # Synthetic clauses never enter validation or test, whatever a fixed split says.
+        r["split"] = "train" if r["source"] == SYNTHETIC else split[r["contract"]]
+
+    # The same boilerplate sentence can occur in several contracts; a copy in validation or test
+    # of a training text would flatter the scores, so such copies are dropped from evaluation.
+    train_texts = {r["text"].lower() for r in records if r["split"] == "train"}
+    kept = [r for r in records if r["split"] == "train" or r["text"].lower() not in train_texts]
+    dropped = len(records) - len(kept)
+    if dropped:
+        notes.append(f"{dropped} validation/test clauses dropped: same text as a training clause")
+
+    counts: dict = {s: {} for s in SPLITS}
+    for r in kept:
+        counts[r["split"]].setdefault(r["source"], Counter())[r["label"]] += 1
+    counts = {s: {src: {lab: c[lab] for lab in LABEL_IDS if c[lab]} for src, c in by_src.items()}
+              for s, by_src in counts.items()}
+    kept.sort(key=lambda r: r["id"])
+    ds = DatasetDict({s: Dataset.from_dict({k: [r[k] for r in kept if r["split"] == s] for k in RECORD_FIELDS})
+                      for s in SPLITS})
+    by_contract = {r["contract"]: r["split"] for r in kept if r["source"] != SYNTHETIC}
+    return ds, DatasetInfo(data_hash(kept), counts, by_contract, dropped, notes)
+
+
+def load_fixed_split(path: Path) -> dict[str, str]:
+    """The contract -> split map saved beside a built dataset or a model version (split.json)."""
+    return json.loads(Path(path).read_text())
+
+
+def dataset_card(info: DatasetInfo, config: DataConfig) -> str:
+    """Markdown card: counts per split, source and label, and the data hash."""
+    lines = ["# lexdora clause dataset", "", f"Data hash (SHA-256 over canonical records): `{info.data_hash}`", "",
+             f"Seed {config.seed}, `none` ratio {config.none_ratio}, split by contract "
+             f"(validation {config.val_fraction:.0%}, test {config.test_fraction:.0%} of real contracts); "
+             "synthetic clauses in train only.", "",
+             "| split | source | contracts | " + " | ".join(LABEL_IDS) + " | total |",
+             "|---|---|---|" + "---|" * (len(LABEL_IDS) + 1)]
+    n_contracts = Counter(info.split_by_contract.values())
+    for s in SPLITS:
+        for src, c in sorted(info.counts[s].items()):
+            lines.append(f"| {s} | {src} | {n_contracts[s] if src != SYNTHETIC else '-'} | "
+                         + " | ".join(str(c.get(lab, 0)) for lab in LABEL_IDS) + f" | {sum(c.values())} |")
+    lines += [""] + [f"- {n}" for n in info.notes]
+    return "\n".join(lines) + "\n"
+
+
+def save(ds, info: DatasetInfo, config: DataConfig, out: Path) -> Path:
+    """Write the DatasetDict, split.json, stats.json and README.md under `out`."""
+    out = Path(out)
+    ds.save_to_disk(str(out))
+    (out / "split.json").write_text(json.dumps(info.split_by_contract, indent=1, sort_keys=True) + "\n")
+    (out / "stats.json").write_text(json.dumps(info.to_dict(), indent=2, sort_keys=True) + "\n")
+    (out / "README.md").write_text(dataset_card(info, config))
+    return out
+
+
+def config_from_yaml(path: Path | None) -> DataConfig:
+    """DataConfig from the `data:` section of a training config (defaults without one)."""
+    if path is None:
+        return DataConfig()
+    raw = yaml.safe_load(Path(path).read_text()) or {}
+    return DataConfig(**(raw.get("data") or {}))
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m data.build", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--config", type=Path, help="training config whose `data:` section to use")
+    parser.add_argument("--out", type=Path, default=ROOT / "data" / "processed", help="output folder")
+    args = parser.parse_args(argv)
+    try:
+        config = config_from_yaml(args.config)
+        ds, info = build_dataset(config)
+    except (DataError, ValidationError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    save(ds, info, config, args.out)
+    print(dataset_card(info, config))
+    print(f"saved to {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
