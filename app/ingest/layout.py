@@ -1,0 +1,134 @@
+"""Turn layout lines (PDF pages, hard-wrapped text) back into paragraphs.
+
+PDF text layers and old EDGAR text exhibits break lines where the page ran out, not where the
+author ended a thought; downstream segmentation needs paragraphs. No maintained library does this
+for plain line lists (pdfplumber/pdfminer re-do layout analysis from glyphs, at 10x the cost), so
+the rules are ours and kept small.
+"""
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+# A line that opens a numbered unit: "12.", "12.3", "(a)", "iv)", "Section 9.2", "ARTICLE IV", "A.".
+NUMBERED_LINE = re.compile(
+    r"""^(?:
+        (?:ARTICLE|Article|SECTION|Section|§)\s*[\dIVXLC]+
+      | \(\s*(?:[a-zA-Z]{1,2}|[ivxlcIVXLC]{1,6}|\d{1,3})\s*\)
+      | (?:[a-zA-Z]|[ivxlcIVXLC]{1,6}|\d{1,3})\)
+      | \d{1,3}(?:\.\d{1,3})+\.?(?=\s|$)
+      | \d{1,3}\.(?=\s|$)
+      | [A-Z]\.(?=\s)
+      | [IVXLC]{1,6}\.(?=\s)
+    )""",
+    re.VERBOSE,
+)
+_PAGE_NUMBER = re.compile(
+    r"^[\s\-–—]*(?:page\s*)?(?:\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d{1,4})?[\s\-–—]*$"
+    r"|^(?:\d{1,4}\s+){1,2}\d{1,4}$",  # "2 3": a page's footer number glued to the next one's header
+    re.IGNORECASE,
+)
+_DIGITS = re.compile(r"\d+")
+_SPACES = re.compile(r"\s+")
+_SENTENCE_END = re.compile(r"[.:;!?][\"'”’)\]]*$")
+# Prefixes whose hyphen is part of the word ("non-exclusive"), not a line-end hyphenation.
+_KEEP_HYPHEN = {"non", "co", "sub", "pre", "re", "anti", "multi", "self", "third", "cross", "well",
+                "post", "inter", "intra", "over", "under", "semi", "quasi", "pro", "ex"}
+_SOFT_HYPHENS = ("\x02", "\xad", "\ufffe")
+EDGE_LINES = 3  # how many lines at a page's top and bottom may be running headers or footers
+
+
+def _edge_key(line: str) -> str:
+    return _SPACES.sub(" ", _DIGITS.sub("#", line)).strip().lower()
+
+
+def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
+    """Drop page numbers and lines repeating at the top or bottom of many pages (headers, footers)."""
+    if not pages:
+        return pages
+    seen: Counter[str] = Counter()
+    for lines in pages:
+        edge = {_edge_key(x) for x in lines[:EDGE_LINES] + lines[-EDGE_LINES:] if x.strip()}
+        seen.update(edge)
+    # A line counts as running text when it recurs on at least 3 pages or on half of them.
+    min_pages = max(2, min(3, (len(pages) + 1) // 2))
+    running = {k for k, n in seen.items() if n >= min_pages and k}
+    out = []
+    for lines in pages:
+        keep = list(lines)
+        for positions in (range(min(EDGE_LINES, len(keep))),
+                          range(len(keep) - 1, max(-1, len(keep) - 1 - EDGE_LINES), -1)):
+            for i in positions:
+                line = keep[i]
+                if line is None or not line.strip():
+                    continue
+                if _edge_key(line) in running or _PAGE_NUMBER.match(line):
+                    keep[i] = None
+        out.append([x for x in keep if x is not None])
+    return out
+
+
+def _is_heading(line: str) -> bool:
+    letters = [c for c in line if c.isalpha()]
+    return bool(letters) and len(line.split()) <= 12 and all(c.isupper() for c in letters)
+
+
+def _join(prev: str, line: str) -> tuple[str, str]:
+    """How `line` continues `prev`: returns (prev without its soft hyphen, separator)."""
+    if prev.endswith(_SOFT_HYPHENS):
+        return prev[:-1], ""
+    if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and line[:1].islower():
+        word = re.split(r"\W", prev[:-1])[-1].lower()
+        return (prev, "") if word in _KEEP_HYPHEN else (prev[:-1], "")
+    return prev, " "
+
+
+def reflow(lines: list[str], full_width: int | None = None) -> list[str]:
+    """Join layout lines into paragraphs.
+
+    A line starts a new paragraph after a blank line, when it opens a numbered unit, when it or the
+    line before is an all-caps heading, or when the line before ends a sentence well short of the
+    usual line width (the author's line break, not the page's).
+    """
+    stripped = [x.strip() for x in lines]
+    if full_width is None:
+        widths = sorted(len(x) for x in stripped if x)
+        full_width = widths[int(len(widths) * 0.9)] if widths else 0
+    short = 0.8 * full_width
+    paragraphs: list[str] = []
+    current = ""
+    prev_line = ""
+    for line in stripped:
+        if not line:
+            if current:
+                paragraphs.append(current)
+            current, prev_line = "", ""
+            continue
+        new_paragraph = (
+            not current
+            or NUMBERED_LINE.match(line) is not None
+            or _is_heading(line) or _is_heading(prev_line)
+            or (_SENTENCE_END.search(prev_line) is not None and len(prev_line) < short)
+        )
+        if new_paragraph:
+            if current:
+                paragraphs.append(current)
+            current = line
+        else:
+            current, sep = _join(current, line)
+            current = current + sep + line
+        prev_line = line
+    if current:
+        paragraphs.append(current)
+    return paragraphs
+
+
+def looks_hard_wrapped(lines: list[str]) -> bool:
+    """True for text wrapped at a fixed width (old EDGAR .txt exhibits), False for one line per paragraph."""
+    widths = [len(x.rstrip()) for x in lines if x.strip()]
+    if len(widths) < 20:
+        return False
+    long_lines = sum(w > 100 for w in widths)
+    widths.sort()
+    p90 = widths[int(len(widths) * 0.9)]
+    return p90 <= 100 and long_lines <= 0.02 * len(widths)

@@ -1,0 +1,338 @@
+"""Document -> numbered clauses with heading paths, character offsets and pages.
+
+A clause is the smallest numbered unit ("12.3", "(b)", "Section 9.2", "ARTICLE IV"). Numbers are
+found where a paragraph starts and, because many EDGAR exhibits arrive as one long line, also inside
+a paragraph right after a sentence ends, but only when they continue the numbering seen so far
+("1.2" after "1.1", "(b)" after "(a)"), so "see Section 14.1 of this Agreement" starts nothing.
+Unnumbered text falls back to paragraphs. Units longer than MAX_WORDS are cut at sentence boundaries
+(pysbd) into chunks of at most TARGET_WORDS, keeping whole sentences together.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from app.ingest.document import Clause, Document
+
+MAX_WORDS = 250   # a unit longer than this is cut into chunks...
+TARGET_WORDS = 200  # ...of at most this many words, at sentence boundaries
+TITLE_MAX_WORDS = 10
+
+_ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
+_ROMAN_RE = re.compile(r"^(?=[ivxlc])c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
+
+# One numbering marker; group names tell its kind.
+_MARKER = re.compile(
+    r"""(?P<article>(?:ARTICLE|Article)\s+(?P<art_val>[IVXLC]{1,6}|\d{1,3})\b\.?)
+      | (?P<section>(?:SECTION|Section|§)\s*(?P<sec_val>\d{1,3}(?:\.\d{1,3})*)\.?(?=\s|$))
+      | (?P<decimal>(?P<dec_val>\d{1,3}(?:\.\d{1,3})+)\.?(?=\s|$)|(?P<dec1>\d{1,3})\.(?=\s|$))
+      | (?P<paren>\(\s*(?P<par_val>[a-zA-Z]{1,2}|[ivxlcIVXLC]{1,6}|\d{1,3})\s*\)(?=\s|$))
+      | (?P<rparen>(?P<rp_val>[a-z]|[ivxlc]{1,6}|\d{1,3})\)(?=\s|$))
+      | (?P<dotted>(?P<dot_val>[A-Z]|[IVXLC]{1,6})\.(?=\s))
+    """,
+    re.VERBOSE,
+)
+# Where a number may sit inside a paragraph: after a sentence or heading ends.
+_INLINE = re.compile(r"(?:(?<=[.:])|(?<=[.:][\"'”’)]))\s+(?=[(\dASa-z§])")
+_EXHIBIT = re.compile(r"^(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|"
+                      r"Attachment|IN WITNESS WHEREOF)\b")
+_WORD = re.compile(r"\S+")
+_PARAGRAPH = re.compile(r"[^\n]+")
+
+
+@dataclass
+class _Marker:
+    start: int       # offset of the marker in the document text
+    body: int        # offset just after the marker
+    style: str       # "article", "dec1", "dec2", ..., "paren-alpha", "paren-ROMAN", "dot-alpha", ...
+    value: tuple[int, ...]
+    label: str       # as shown: "12.3", "(b)", "ARTICLE IV", "Section 9.2"
+    strong: bool     # at the start of a paragraph
+
+
+def _roman_value(s: str) -> int | None:
+    s = s.lower()
+    if not _ROMAN_RE.match(s):
+        return None
+    total = 0
+    for a, b in zip(s, s[1:] + " "):
+        v = _ROMAN[a]
+        total += -v if b != " " and _ROMAN[b] > v else v
+    return total
+
+
+def _alpha_value(s: str) -> int | None:
+    if len(s) == 2 and s[0] != s[1]:
+        return None
+    return (ord(s[0].lower()) - ord("a") + 1) + 26 * (len(s) - 1)
+
+
+def _case(s: str) -> str:
+    return "upper" if s.isupper() else "lower"
+
+
+def _parse(m: re.Match, text_start: int, strong: bool) -> list[_Marker]:
+    """Readings of a marker; "(i)" is both the letter after (h) and the roman one, resolved later."""
+    start, end, g = text_start + m.start(), text_start + m.end(), m.groupdict()
+    label = m.group(0).strip()
+    if g["article"]:
+        val = g["art_val"]
+        n = int(val) if val.isdigit() else _roman_value(val)
+        return [_Marker(start, end, "article", (n,), label.rstrip("."), strong)] if n else []
+    if g["section"] or g["decimal"]:
+        val = g["sec_val"] or g["dec_val"] or g["dec1"]
+        parts = tuple(int(x) for x in val.split("."))
+        if any(p > 200 for p in parts[1:]) or parts[0] == 0 and len(parts) == 1:
+            return []
+        return [_Marker(start, end, f"dec{len(parts)}", parts, label.rstrip("."), strong)]
+    if g["paren"] or g["rparen"] or g["dotted"]:
+        val = g["par_val"] or g["rp_val"] or g["dot_val"]
+        kind = "paren" if g["paren"] else "rparen" if g["rparen"] else "dot"
+        if kind == "dot" and not strong:
+            return []  # "A." inside a sentence is usually an initial ("John A. Smith")
+        out = []
+        if val.isdigit():
+            out.append(_Marker(start, end, f"{kind}-digit", (int(val),), label, strong))
+        else:
+            roman = _roman_value(val)
+            if roman:
+                out.append(_Marker(start, end, f"{kind}-roman-{_case(val)}", (roman,), label, strong))
+            alpha = _alpha_value(val)
+            if alpha:
+                out.append(_Marker(start, end, f"{kind}-alpha-{_case(val)}", (alpha,), label, strong))
+        return out
+    return []
+
+
+class _Outline:
+    """The open numbering levels (ARTICLE IV > 4.2 > (a)) while walking the document."""
+
+    def __init__(self) -> None:
+        self.stack: list[tuple[_Marker, str]] = []  # (marker, heading label)
+        self.last: dict[str, tuple[int, ...]] = {}  # style -> last value accepted
+
+    def _index(self, style: str) -> int | None:
+        for i, (m, _) in enumerate(self.stack):
+            if m.style == style:
+                return i
+        return None
+
+    def _follows(self, m: _Marker) -> bool:
+        """Does `m` continue the numbering seen so far (or start a fresh list)?"""
+        if m.style.startswith("dec"):
+            depth = len(m.value)
+            parent = self.last.get(f"dec{depth - 1}") if depth > 1 else None
+            prev = self.last.get(m.style)
+            if depth == 1:
+                return prev is None and m.value[0] <= 2 or prev is not None and 0 < m.value[0] - prev[0] <= 2
+            same_parent = prev is not None and prev[:-1] == m.value[:-1]
+            if same_parent and 0 < m.value[-1] - prev[-1] <= 2:
+                return True
+            if m.value[-1] in (0, 1) and (parent is None or parent[: depth - 1] == m.value[:-1]
+                                          or (prev is not None and prev[0] + 1 == m.value[0])):
+                return True
+            return False
+        if m.style == "article":
+            prev = self.last.get("article")
+            return prev is None and m.value[0] == 1 or prev is not None and m.value[0] - prev[0] == 1
+        i = self._index(m.style)
+        if i is None:
+            return m.value[0] == 1
+        return m.value[0] == self.stack[i][0].value[0] + 1
+
+    def choose(self, readings: list[_Marker]) -> _Marker | None:
+        """Pick the reading that continues an open list; a strong marker is accepted even without one."""
+        for m in readings:
+            if self._follows(m):
+                return m
+        if readings and readings[0].strong:
+            # "(i)" opening a list is roman unless an alpha list is open at that level.
+            for m in readings:
+                if self._index(m.style) is not None:
+                    return m
+            return readings[0]
+        return None
+
+    def push(self, m: _Marker, title: str) -> str:
+        """Place `m` in the outline and return the heading path up to and including it."""
+        if m.style == "article":
+            del self.stack[:]
+        elif m.style.startswith("dec"):
+            depth = len(m.value)
+            keep = [e for e in self.stack if e[0].style == "article"
+                    or (e[0].style.startswith("dec") and len(e[0].value) < depth)]
+            self.stack = keep
+            for k in [s for s in self.last if s.startswith("dec") and int(s[3:]) > depth]:
+                del self.last[k]
+        else:
+            i = self._index(m.style)
+            if i is not None:
+                del self.stack[i:]
+        heading = f"{m.label} {title}".strip() if title else m.label
+        self.stack.append((m, heading))
+        self.last[m.style] = m.value
+        return " > ".join(h for _, h in self.stack)
+
+    def reset(self) -> None:
+        self.stack.clear()
+        self.last.clear()
+
+
+def _title(text: str) -> str:
+    """A unit's own heading: "Limitation of Liability" in "12. Limitation of Liability. Neither ..." ."""
+    first = re.split(r"(?<=[.:])\s", text.strip(), maxsplit=1)[0].strip()
+    words = first.split()
+    if not words or len(words) > TITLE_MAX_WORDS:
+        return ""
+    core = first.rstrip(".:")
+    letters = [c for c in core if c.isalpha()]
+    caps = [w for w in core.split() if w[:1].isupper() or not w[:1].isalpha()]
+    small = {"of", "and", "the", "to", "for", "in", "on", "or", "by", "with", "a", "an", "upon", "under"}
+    if letters and (core.isupper() or all(w in caps or w.lower() in small for w in core.split())):
+        return core
+    return ""
+
+
+@lru_cache(maxsize=1)
+def _sentence_splitter():
+    import pysbd
+    return pysbd.Segmenter(language="en", clean=False)
+
+
+def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Sentence spans inside text[start:end], found by pysbd and mapped back to offsets."""
+    spans, pos = [], start
+    for sentence in _sentence_splitter().segment(text[start:end]):
+        s = sentence.strip()
+        if not s:
+            continue
+        i = text.find(s, pos, end)
+        if i < 0:
+            continue
+        spans.append((i, i + len(s)))
+        pos = i + len(s)
+    return spans or [(start, end)]
+
+
+def _words(text: str, start: int, end: int) -> int:
+    return len(_WORD.findall(text, start, end))
+
+
+def _chunks(text: str, start: int, end: int, pack_paragraphs: bool) -> list[tuple[int, int]]:
+    """Cut text[start:end] into chunks of whole paragraphs/sentences, each at most TARGET_WORDS."""
+    blocks: list[tuple[int, int, int]] = []  # (start, end, words)
+    for p in _PARAGRAPH.finditer(text, start, end):
+        ps, pe = _trim(text, p.start(), p.end())
+        if ps >= pe:
+            continue
+        n = _words(text, ps, pe)
+        if n > MAX_WORDS:
+            blocks.extend((s, e, _words(text, s, e)) for s, e in _sentences(text, ps, pe))
+        else:
+            blocks.append((ps, pe, n))
+        if not pack_paragraphs:
+            blocks.append((-1, -1, 0))  # a paragraph boundary that packing must not cross
+    chunks: list[tuple[int, int]] = []
+    cur_s, cur_e, cur_n = -1, -1, 0
+    for s, e, n in blocks:
+        if s < 0 or (cur_s >= 0 and cur_n + n > TARGET_WORDS):
+            if cur_s >= 0:
+                chunks.append((cur_s, cur_e))
+            cur_s, cur_e, cur_n = -1, -1, 0
+            if s < 0:
+                continue
+        if cur_s < 0:
+            cur_s = s
+        cur_e, cur_n = e, cur_n + n
+    if cur_s >= 0:
+        chunks.append((cur_s, cur_e))
+    return chunks
+
+
+def _trim(text: str, start: int, end: int) -> tuple[int, int]:
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end
+
+
+def _markers(text: str) -> list[tuple[re.Match, int, bool]]:
+    """Candidate markers in reading order: (match, offset of the text it was matched in, strong)."""
+    out = []
+    for p in _PARAGRAPH.finditer(text):
+        ps, pe = _trim(text, p.start(), p.end())
+        m = _MARKER.match(text, ps, pe)
+        if m:
+            out.append((m, 0, True))
+        for gap in _INLINE.finditer(text, ps, pe):
+            m = _MARKER.match(text, gap.end(), pe)
+            if m and m.start() > ps:
+                out.append((m, 0, False))
+    return out
+
+
+def segment(document: Document) -> list[Clause]:
+    """Cut a Document into clauses; see the module docstring for the rules."""
+    text = document.text
+    outline = _Outline()
+    # Units: (start, end, number, heading path, title end); unnumbered paragraphs have number None.
+    units: list[list] = []
+    cursor = 0
+
+    def close_gap(upto: int) -> None:
+        """Text between the previous unit and `upto` not claimed by any marker."""
+        nonlocal cursor
+        if units and units[-1][2] is not None:
+            units[-1][1] = upto
+        elif cursor < upto:
+            units.append([cursor, upto, None, "", cursor])
+        cursor = upto
+
+    candidates = _markers(text)
+    # An exhibit or signature block closes the numbered body; what follows is paragraphs again.
+    exhibits = [p.start() for p in _PARAGRAPH.finditer(text)
+                if _EXHIBIT.match(text, _trim(text, p.start(), p.end())[0])]
+    ex_i = 0
+    for match, base, strong in candidates:
+        while ex_i < len(exhibits) and exhibits[ex_i] < match.start():
+            close_gap(exhibits[ex_i])
+            outline.reset()
+            ex_i += 1
+        marker = outline.choose(_parse(match, base, strong))
+        if marker is None:
+            continue
+        close_gap(marker.start)
+        body_end = text.find("\n", marker.body)
+        body_end = len(text) if body_end < 0 else body_end
+        title = _title(text[marker.body:body_end])
+        heading = outline.push(marker, title)
+        title_end = marker.body
+        if title:
+            title_end = text.find(title, marker.body) + len(title)
+        units.append([marker.start, len(text), marker.label, heading, title_end])
+        cursor = marker.start
+    while ex_i < len(exhibits):
+        close_gap(exhibits[ex_i])
+        outline.reset()
+        ex_i += 1
+    close_gap(len(text))
+    if units and units[-1][2] is not None:
+        units[-1][1] = len(text)
+
+    clauses: list[Clause] = []
+    for start, end, number, heading, title_end in units:
+        start, end = _trim(text, start, end)
+        if start >= end:
+            continue
+        # A unit that is only its number and heading ("1. Services.") is a heading, not a clause.
+        if number is not None and _words(text, title_end, end) == 0:
+            continue
+        if number is not None and not re.search(r"[A-Za-z]{2}", text[title_end:end]):
+            continue
+        for cs, ce in _chunks(text, start, end, pack_paragraphs=number is not None):
+            first, last = document.page_of(cs), document.page_of(ce - 1)
+            clauses.append(Clause(index=len(clauses), number=number, heading=heading, text=text[cs:ce],
+                                  start=cs, end=ce, page=first, pages=tuple(range(first, last + 1))))
+    return clauses
