@@ -95,17 +95,11 @@ class ClauseScorer:
         return {
             "contract": contract, "sha256": sha256, "model_version": self.model_version,
             "n_clauses": n_clauses, "index": clause.index, "number": clause.number or "",
-            "heading": _heading_text(clause.heading), "page": clause.page, "text": clause.text,
+            "heading": clause.heading or "", "page": clause.page, "text": clause.text,
             "label": decision.label,
             "probabilities": {label: round(p, 6) for label, p in probabilities.items()},
             "decision": decision.action, "reason": decision.reason,
         }
-
-
-def _heading_text(heading) -> str:
-    if heading is None:
-        return ""
-    return heading if isinstance(heading, str) else " > ".join(map(str, heading))
 
 
 def sha256_of(data: bytes) -> str:

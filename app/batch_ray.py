@@ -25,8 +25,6 @@ _INGEST_COLUMNS = ("path", "status", "error", "sha256", "n_clauses", "index", "n
 
 
 def _ingest_rows(row: dict, done: frozenset[str]) -> list[dict]:
-    from app.batch import _heading_text
-
     path = Path(row["path"])
     item = _read_and_ingest(path, done)
     base = dict.fromkeys(_INGEST_COLUMNS, "") | {"path": str(path), "sha256": item.sha256, "n_clauses": 0,
@@ -37,7 +35,7 @@ def _ingest_rows(row: dict, done: frozenset[str]) -> list[dict]:
         return [base | {"status": "skipped"}]
     n = len(item.clauses)
     return [base | {"status": "clause", "n_clauses": n, "index": c.index, "number": c.number or "",
-                    "heading": _heading_text(c.heading), "page": c.page if c.page is not None else -1,
+                    "heading": c.heading or "", "page": c.page if c.page is not None else -1,
                     "text": c.text} for c in item.clauses]
 
 
