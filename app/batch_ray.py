@@ -70,16 +70,22 @@ class _ScoreActor:
         return batch
 
 
-def _init_ray():
+def _init_ray(model_cpus: int):
     try:
         import ray
     except ImportError:
         raise BatchError("--engine ray needs Ray Data: pip install 'lexdora[ray]'") from None
     if not ray.is_initialized():
         # Workers must see the same registry and settings as this process.
-        env = {k: v for k, v in os.environ.items() if k.startswith("LEXDORA_")}
-        ray.init(address=os.environ.get("RAY_ADDRESS"), runtime_env={"env_vars": env},
-                 include_dashboard=False, log_to_driver=False)
+        kwargs = {"runtime_env": {"env_vars": {k: v for k, v in os.environ.items() if k.startswith("LEXDORA_")}},
+                  "include_dashboard": False, "log_to_driver": False}
+        if os.environ.get("RAY_ADDRESS"):
+            kwargs["address"] = os.environ["RAY_ADDRESS"]
+        else:
+            # A local Ray counts the machine's cores; actors that take them all would leave no CPU
+            # for the ingestion tasks and the pipeline would wait forever, so one more is declared.
+            kwargs["num_cpus"] = max(len(os.sched_getaffinity(0)), model_cpus + 1)
+        ray.init(**kwargs)
     return ray
 
 
@@ -87,7 +93,7 @@ def score_files_ray(files: list[Path], version: str, writer: ClauseWriter, compl
                     store: Callable[[_Ingested, list[dict]], None] | None = None, progress: bool = True,
                     workers: int = 1, threads_per_worker: int = 1, batch_size: int = 64) -> BatchReport:
     """Score `files` on Ray; same outputs and report as app.batch.score_files."""
-    ray = _init_ray()
+    ray = _init_ray(workers * threads_per_worker)
     ctx = ray.data.DataContext.get_current()
     ctx.enable_progress_bars = progress
     report = BatchReport()
@@ -97,8 +103,8 @@ def score_files_ray(files: list[Path], version: str, writer: ClauseWriter, compl
     ds = (ray.data.from_items([{"path": str(p.resolve())} for p in files], override_num_blocks=len(files))
           .flat_map(_ingest_rows, fn_kwargs={"done": done})
           .map_batches(_ScoreActor, fn_constructor_kwargs={"version": version, "threads": threads_per_worker},
-                       batch_size=batch_size, batch_format="numpy", concurrency=workers,
-                       num_cpus=threads_per_worker))
+                       batch_size=batch_size, batch_format="numpy",
+                       compute=ray.data.ActorPoolStrategy(size=workers), num_cpus=threads_per_worker))
     names = {str(p.resolve()): p for p in files}
     partial: dict[str, list[dict]] = {}
     bar = tqdm(total=len(files), unit="contract", disable=not progress, dynamic_ncols=True)
