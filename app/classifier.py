@@ -80,9 +80,13 @@ class Classifier:
             # Inference only: every core the process may use (the default can be fewer).
             torch.set_num_threads(len(os.sched_getaffinity(0)))
         model, tokenizer = _cached_weights(mv, device)
-        card = mv.card
-        max_length = int((card.get("train_config") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
-        return cls(mv, model, tokenizer, device=device, temperature=mv.temperature, max_length=max_length)
+        return cls.from_weights(mv, model, tokenizer, device=device)
+
+    @classmethod
+    def from_weights(cls, version: ModelVersion, model, tokenizer, *, device: str = "cpu") -> "Classifier":
+        """A classifier over weights already in memory, with the version's temperature and max length."""
+        max_length = int((version.card.get("train_config") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
+        return cls(version, model, tokenizer, device=device, temperature=version.temperature, max_length=max_length)
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """Raw (uncalibrated) logits, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
@@ -132,7 +136,7 @@ def _cached_weights(mv: ModelVersion, device: str) -> tuple:
         if key in _cache:
             _cache.move_to_end(key)
             return _cache[key]
-        loaded = _load_weights(mv, device)
+        loaded = load_weights(mv, device)
         _cache[key] = loaded
         while len(_cache) > _CACHE_SIZE:
             _cache.popitem(last=False)
@@ -144,7 +148,8 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def _load_weights(mv: ModelVersion, device: str) -> tuple:
+def load_weights(mv: ModelVersion, device: str) -> tuple:
+    """(model, tokenizer) of a version, freshly loaded (uncached), in eval mode on `device`."""
     from app.modeling import BaseModelError, load_base_model, load_tokenizer
 
     card = mv.card

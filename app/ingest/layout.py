@@ -106,7 +106,9 @@ def reflow(lines: list[str], full_width: int | None = None) -> list[str]:
             continue
         new_paragraph = (
             not current
-            or NUMBERED_LINE.match(line) is not None
+            # A number opens a unit only after a finished line: "... set forth in Section\n12.3 hereof" goes on.
+            or (NUMBERED_LINE.match(line) is not None
+                and (_SENTENCE_END.search(prev_line) is not None or len(prev_line) < short))
             or _is_heading(line) or _is_heading(prev_line)
             or (_SENTENCE_END.search(prev_line) is not None and len(prev_line) < short)
         )

@@ -15,8 +15,8 @@ from functools import lru_cache
 
 from app.ingest.document import Clause, Document
 
-MAX_WORDS = 250   # a unit longer than this is cut into chunks...
-TARGET_WORDS = 200  # ...of at most this many words, at sentence boundaries
+MAX_WORDS = 350   # a unit longer than this is cut into chunks...
+TARGET_WORDS = 300  # ...of at most this many words, at sentence boundaries
 TITLE_MAX_WORDS = 10
 
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
@@ -147,6 +147,11 @@ class _Outline:
             if self._follows(m):
                 return m
         if readings and readings[0].strong:
+            m = readings[0]
+            prev = self.last.get(m.style)
+            if (m.style == "article" or m.style.startswith("dec")) and prev is not None \
+                    and m.value[:-1] == prev[:-1] and 1 < m.value[-1] < prev[-1]:
+                return None  # numbers do not run backwards: a cross-reference broken onto a new line
             # "(i)" opening a list is roman unless an alpha list is open at that level.
             for m in readings:
                 if self._index(m.style) is not None:
@@ -273,66 +278,91 @@ def _markers(text: str) -> list[tuple[re.Match, int, bool]]:
     return out
 
 
-def segment(document: Document) -> list[Clause]:
-    """Cut a Document into clauses; see the module docstring for the rules."""
-    text = document.text
+@dataclass
+class _Unit:
+    start: int
+    end: int
+    number: str | None
+    heading: str
+    title_end: int  # where the unit's number and own heading end and its body begins
+    depth: int      # levels open in the outline, this unit included; 0 for unnumbered text
+
+
+def _units(text: str) -> list[_Unit]:
+    """Numbered units and the unnumbered stretches between them, in reading order."""
     outline = _Outline()
-    # Units: (start, end, number, heading path, title end); unnumbered paragraphs have number None.
-    units: list[list] = []
+    units: list[_Unit] = []
     cursor = 0
 
     def close_gap(upto: int) -> None:
-        """Text between the previous unit and `upto` not claimed by any marker."""
+        # Unclaimed text belongs to the open numbered unit, or else is a stretch of paragraphs.
         nonlocal cursor
-        if units and units[-1][2] is not None:
-            units[-1][1] = upto
+        if units and units[-1].number is not None:
+            units[-1].end = upto
         elif cursor < upto:
-            units.append([cursor, upto, None, "", cursor])
+            units.append(_Unit(cursor, upto, None, "", cursor, 0))
         cursor = upto
 
-    candidates = _markers(text)
     # An exhibit or signature block closes the numbered body; what follows is paragraphs again.
     exhibits = [p.start() for p in _PARAGRAPH.finditer(text)
                 if _EXHIBIT.match(text, _trim(text, p.start(), p.end())[0])]
+    exhibits.append(len(text) + 1)
     ex_i = 0
-    for match, base, strong in candidates:
-        while ex_i < len(exhibits) and exhibits[ex_i] < match.start():
+    for match, base, strong in _markers(text):
+        while exhibits[ex_i] < match.start():
             close_gap(exhibits[ex_i])
+            units.append(_Unit(cursor, cursor, None, "", cursor, 0))
             outline.reset()
             ex_i += 1
         marker = outline.choose(_parse(match, base, strong))
         if marker is None:
             continue
         close_gap(marker.start)
-        body_end = text.find("\n", marker.body)
-        body_end = len(text) if body_end < 0 else body_end
-        title = _title(text[marker.body:body_end])
+        line_end = text.find("\n", marker.body)
+        title = _title(text[marker.body:len(text) if line_end < 0 else line_end])
         heading = outline.push(marker, title)
-        title_end = marker.body
-        if title:
-            title_end = text.find(title, marker.body) + len(title)
-        units.append([marker.start, len(text), marker.label, heading, title_end])
+        title_end = text.find(title, marker.body) + len(title) if title else marker.body
+        units.append(_Unit(marker.start, len(text), marker.label, heading, title_end, len(outline.stack)))
         cursor = marker.start
-    while ex_i < len(exhibits):
+    while exhibits[ex_i] <= len(text):
         close_gap(exhibits[ex_i])
-        outline.reset()
+        units.append(_Unit(cursor, cursor, None, "", cursor, 0))
         ex_i += 1
     close_gap(len(text))
-    if units and units[-1][2] is not None:
-        units[-1][1] = len(text)
+    return [u for u in units if u.start < u.end]
 
+
+def _merge_lists(text: str, units: list[_Unit]) -> list[_Unit]:
+    """Keep "... shall not apply: (a) ...; (b) ..." whole: a unit whose body ends with a colon takes its
+    sub-items in, when together they fit in one clause (CUAD marks such sentences as one span)."""
+    out: list[_Unit] = []
+    i = 0
+    while i < len(units):
+        u = units[i]
+        j = i + 1
+        if u.number is not None and text[u.start:u.end].rstrip().endswith(":"):
+            while j < len(units) and units[j].number is not None and units[j].depth > u.depth:
+                j += 1
+            if j > i + 1 and _words(text, u.start, units[j - 1].end) <= TARGET_WORDS:
+                u = _Unit(u.start, units[j - 1].end, u.number, u.heading, u.title_end, u.depth)
+            else:
+                j = i + 1
+        out.append(u)
+        i = j
+    return out
+
+
+def segment(document: Document) -> list[Clause]:
+    """Cut a Document into clauses; see the module docstring for the rules."""
+    text = document.text
     clauses: list[Clause] = []
-    for start, end, number, heading, title_end in units:
-        start, end = _trim(text, start, end)
-        if start >= end:
-            continue
+    for u in _merge_lists(text, _units(text)):
+        start, end = _trim(text, u.start, u.end)
         # A unit that is only its number and heading ("1. Services.") is a heading, not a clause.
-        if number is not None and _words(text, title_end, end) == 0:
+        if u.number is not None and not re.search(r"[A-Za-z]{2}", text[u.title_end:end]):
             continue
-        if number is not None and not re.search(r"[A-Za-z]{2}", text[title_end:end]):
-            continue
-        for cs, ce in _chunks(text, start, end, pack_paragraphs=number is not None):
+        for cs, ce in _chunks(text, start, end, pack_paragraphs=u.number is not None):
             first, last = document.page_of(cs), document.page_of(ce - 1)
-            clauses.append(Clause(index=len(clauses), number=number, heading=heading, text=text[cs:ce],
+            clauses.append(Clause(index=len(clauses), number=u.number, heading=u.heading, text=text[cs:ce],
                                   start=cs, end=ce, page=first, pages=tuple(range(first, last + 1))))
     return clauses

@@ -28,7 +28,8 @@ CASES = {
     "cap_and_collar vs capped is a near miss": (
         probs(cap_and_collar=0.55, capped=0.42), "review", "near_miss", "cap_and_collar vs capped, margin 0.13"),
     "confident capped with cap_and_collar far behind is accepted": (
-        probs(capped=0.90, cap_and_collar=0.08), "auto_accept", "confident", "confident: capped at 0.90 (threshold 0.85)"),
+        probs(capped=0.90, cap_and_collar=0.08), "auto_accept", "confident",
+        "confident: capped at 0.90 (threshold 0.85)"),
     "near miss wins over the floor": (
         probs(carve_out=0.41, uncapped=0.40), "review", "near_miss", "carve_out vs uncapped, margin 0.01"),
     "runner-up that is not the partner is no near miss": (
@@ -36,7 +37,8 @@ CASES = {
     "exclusion close to carve_out is not a near-miss pair": (
         probs(exclusion=0.48, carve_out=0.45), "review", "below_floor", "uncertain: top probability 0.48"),
     "partner beyond the margin is no near miss": (
-        probs(carve_out=0.88, uncapped=0.12), "auto_accept", "confident", "confident: carve_out at 0.88 (threshold 0.85)"),
+        probs(carve_out=0.88, uncapped=0.12), "auto_accept", "confident",
+        "confident: carve_out at 0.88 (threshold 0.85)"),
     "below the floor goes to review": (
         probs(indemnity=0.41, none=0.30), "review", "below_floor", "uncertain: top probability 0.41"),
     "uncapped below its own high threshold goes to review": (

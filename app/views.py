@@ -1,0 +1,198 @@
+"""Plain data the services hand to the UI and CLI, and the read queries that build it.
+
+Nothing here is tied to a database session: every value is a str, number, dict or
+one of these frozen dataclasses, safe to keep across Streamlit reruns.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from app.db.models import Clause, Contract, Prediction, Review, User
+
+
+@dataclass(frozen=True)
+class UserInfo:
+    id: int
+    name: str
+    role: str  # lawyer | reviewer | admin
+
+
+@dataclass(frozen=True)
+class ReviewInfo:
+    reviewer: str
+    previous_label: str
+    new_label: str
+    model_label: str
+    comment: str
+    created_at: datetime
+
+    @property
+    def is_correction(self) -> bool:
+        return self.new_label != self.previous_label
+
+
+@dataclass(frozen=True)
+class ClauseInfo:
+    id: int
+    contract_id: int
+    index: int
+    number: str | None
+    heading: str | None
+    page: int | None
+    text: str
+    label: str             # current label: the latest review's, else the model's
+    status: str            # needs_review | auto_accepted | reviewed
+    model_label: str
+    probs: dict[str, float]
+    confidence: float
+    decision: str          # auto_accept | review
+    rule: str              # near_miss | below_floor | below_threshold | confident
+    reason: str
+    model_version: str
+    latest_review: ReviewInfo | None = None
+
+
+@dataclass(frozen=True)
+class ExposureItem:
+    label: str
+    clause_id: int
+    number: str | None
+    page: int | None
+    line: str  # e.g. "uncapped for IP infringement, 12.3"
+
+
+@dataclass(frozen=True)
+class ContractSummary:
+    id: int
+    filename: str
+    format: str
+    sha256: str
+    uploaded_by: str
+    uploaded_at: datetime
+    status: str             # in_review | complete | archived
+    n_clauses: int
+    n_needs_review: int
+    label_counts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class ContractDetail:
+    contract: ContractSummary
+    clauses: list[ClauseInfo]
+    exposure: list[ExposureItem]
+
+
+@dataclass(frozen=True)
+class UploadSummary:
+    contract_id: int
+    filename: str
+    sha256: str
+    duplicate: bool         # the same bytes were uploaded before; nothing was re-scored
+    n_clauses: int
+    n_auto_accepted: int
+    n_needs_review: int
+    model_version: str
+
+
+@dataclass(frozen=True)
+class ReviewTask:
+    clause: ClauseInfo
+    filename: str
+    before: list[ClauseInfo]   # neighbours for context, in order
+    after: list[ClauseInfo]
+    claim_expires_at: datetime
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    confidence: float   # mean model confidence in the bin
+    accuracy: float     # share of those clauses whose model label the reviewer kept
+    count: int
+
+
+@dataclass(frozen=True)
+class ModelVersionInfo:
+    name: str
+    active: bool
+    created: str | None
+    method: str | None
+    base_model: str | None
+    metrics: dict
+
+
+@dataclass(frozen=True)
+class DashboardStats:
+    n_contracts: int
+    n_clauses: int
+    n_needs_review: int        # waiting, unclaimed or with an expired claim
+    n_claimed: int             # held by a reviewer right now
+    n_reviewed: int
+    n_auto_accepted: int
+    auto_accept_rate: float | None    # share of scored clauses the policy accepted
+    n_reviews: int
+    agreement: float | None           # share of reviewed clauses whose model label the reviewer kept
+    agreement_by_label: dict[str, float]
+    reliability: list[ReliabilityBin]
+    active_model: ModelVersionInfo | None
+
+
+def user_info(user: User) -> UserInfo:
+    return UserInfo(user.id, user.name, user.role)
+
+
+def review_info(review: Review) -> ReviewInfo:
+    return ReviewInfo(review.reviewer.name, review.previous_label, review.new_label, review.model_label,
+                      review.comment, review.created_at)
+
+
+def clause_info(clause: Clause, prediction: Prediction) -> ClauseInfo:
+    latest = clause.reviews[-1] if clause.reviews else None
+    return ClauseInfo(
+        id=clause.id, contract_id=clause.contract_id, index=clause.index, number=clause.number,
+        heading=clause.heading, page=clause.page, text=clause.text, label=clause.label, status=clause.status,
+        model_label=prediction.label, probs=dict(prediction.probs), confidence=prediction.confidence,
+        decision=prediction.decision, rule=prediction.rule, reason=prediction.reason,
+        model_version=prediction.model_version, latest_review=review_info(latest) if latest else None)
+
+
+def current_predictions(session: Session, clause_ids: list[int]) -> dict[int, Prediction]:
+    rows = session.scalars(select(Prediction).where(Prediction.clause_id.in_(clause_ids), Prediction.current))
+    return {p.clause_id: p for p in rows}
+
+
+def clause_infos(session: Session, clauses: list[Clause]) -> list[ClauseInfo]:
+    predictions = current_predictions(session, [c.id for c in clauses])
+    return [clause_info(c, predictions[c.id]) for c in clauses]
+
+
+def load_clauses(session: Session, *conditions, order_by=None) -> list[Clause]:
+    query = (select(Clause).where(*conditions)
+             .options(selectinload(Clause.reviews).selectinload(Review.reviewer))
+             .order_by(*(order_by if order_by is not None else (Clause.contract_id, Clause.index))))
+    return list(session.scalars(query))
+
+
+def contract_summaries(session: Session, *conditions) -> list[ContractSummary]:
+    contracts = list(session.scalars(select(Contract).where(*conditions)
+                                     .options(selectinload(Contract.uploaded_by))
+                                     .order_by(Contract.uploaded_at.desc(), Contract.id.desc())))
+    if not contracts:
+        return []
+    counts: dict[int, dict[str, int]] = {}
+    pending: dict[int, int] = {}
+    rows = session.execute(select(Clause.contract_id, Clause.label, Clause.status, func.count())
+                           .where(Clause.contract_id.in_([c.id for c in contracts]))
+                           .group_by(Clause.contract_id, Clause.label, Clause.status))
+    for contract_id, label, status, n in rows:
+        per = counts.setdefault(contract_id, {})
+        per[label] = per.get(label, 0) + n
+        if status == "needs_review":
+            pending[contract_id] = pending.get(contract_id, 0) + n
+    return [ContractSummary(
+        id=c.id, filename=c.filename, format=c.format, sha256=c.sha256, uploaded_by=c.uploaded_by.name,
+        uploaded_at=c.uploaded_at, status=c.status, n_clauses=sum(counts.get(c.id, {}).values()),
+        n_needs_review=pending.get(c.id, 0), label_counts=counts.get(c.id, {})) for c in contracts]

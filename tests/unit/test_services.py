@@ -1,0 +1,480 @@
+"""Use cases against an in-memory SQLite database, with a fake scorer and a fake ingestion.
+
+Ingestion and the classifier have their own tests; here they only feed the services.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import pytest
+from argon2 import PasswordHasher
+from sqlalchemy import func, select
+from sqlalchemy.orm import sessionmaker
+
+from app import services
+from app.config import Settings
+from app.db import AuditEvent, Base, Clause, Contract, Prediction, Review, User, make_engine
+from app.registry import Registry
+from app.routing import Policy
+from app.services import UnitOfWork
+from tests.fakes import CONTRACT, FakeScorer
+
+POLICY = Policy(floor=0.5, near_miss_margin=0.15, thresholds={"uncapped": 0.95, "exclusion": 0.8, "capped": 0.85})
+
+
+class IngestError(ValueError):
+    pass
+
+
+@dataclass
+class _Doc:
+    name: str
+    format: str
+    text: str
+    sha256: str
+
+
+@dataclass
+class _Clause:
+    index: int
+    number: str | None
+    heading: str | None
+    text: str
+    start: int
+    end: int
+    page: int
+    pages: tuple[int, ...]
+
+
+def fake_ingest(data: bytes, name: str, *, max_bytes: int | None = None):
+    """Numbered paragraphs -> clauses; refuses what is not UTF-8 text, like the real TXT reader."""
+    if max_bytes is not None and len(data) > max_bytes:
+        raise IngestError(f"{name}: the file is {len(data) / 2**20:.1f} MB, over the {max_bytes / 2**20:.0f} MB limit")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise IngestError("not a text file (it is not UTF-8); save it as PDF, DOCX, TXT or HTML") from None
+    clauses, pos = [], 0
+    for i, para in enumerate(p for p in text.split("\n\n") if p.strip()):
+        start = text.index(para, pos)
+        pos = start + len(para)
+        m = re.match(r"(\d+)\. (\w[\w ]*)\.", para.strip())
+        clauses.append(_Clause(i, m.group(1) if m else None, m.group(2) if m else None, para.strip(), start, pos,
+                               1 + i // 3, (1 + i // 3,)))
+    return _Doc(name, "txt", text, ""), clauses
+
+
+class Clock:
+    def __init__(self):
+        self.now = datetime(2026, 1, 1, 9, 0)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **kw) -> None:
+        self.now += timedelta(**kw)
+
+
+@pytest.fixture
+def factory():
+    engine = make_engine("sqlite://")
+    Base.metadata.create_all(engine)
+    return sessionmaker(engine, expire_on_commit=False)
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
+@pytest.fixture
+def uow(factory, clock):
+    return lambda: UnitOfWork(factory, clock=clock)
+
+
+@pytest.fixture(autouse=True)
+def settings(tmp_path, monkeypatch):
+    import app.ingest
+
+    s = Settings(upload_dir=tmp_path / "uploads", registry_dir=tmp_path / "registry",
+                 default_model_dir=tmp_path / "no-default", max_upload_mb=1.0, batch_size=4)
+    monkeypatch.setattr(services, "get_settings", lambda: s)
+    monkeypatch.setattr(app.ingest, "ingest_bytes", fake_ingest, raising=False)
+    monkeypatch.setattr(app.ingest, "IngestError", IngestError, raising=False)
+    # argon2's default cost (~0.5 s a hash on a busy CI box) is not what these tests test.
+    monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    return s
+
+
+@pytest.fixture
+def people(uow):
+    admin = services.register_user("ann", "admin-pass", "admin", uow=uow())
+
+    def make(name: str, role: str):
+        return services.register_user(name, f"{name}-pass", role, actor_id=admin.id, uow=uow())
+
+    return {"admin": admin, "lawyer": make("lee", "lawyer"), "lawyer2": make("lou", "lawyer"),
+            "reviewer": make("rita", "reviewer"), "reviewer2": make("ray", "reviewer")}
+
+
+@pytest.fixture
+def contract(uow, people):
+    return services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+                                    policy=POLICY, uow=uow())
+
+
+def count(factory, model, *where) -> int:
+    with factory() as s:
+        return s.scalar(select(func.count()).select_from(model).where(*where))
+
+
+def actions(factory) -> list[str]:
+    with factory() as s:
+        return list(s.scalars(select(AuditEvent.action).order_by(AuditEvent.id)))
+
+
+# ---------------------------------------------------------------- unit of work
+
+def test_uncommitted_work_is_rolled_back(factory, uow):
+    with uow() as u:
+        u.session.add(User(name="x", role="lawyer", password_hash="h"))
+    assert count(factory, User) == 0
+
+
+def test_an_exception_inside_the_block_leaves_no_rows(factory, uow):
+    with pytest.raises(RuntimeError), uow() as u:
+        u.session.add(User(name="x", role="lawyer", password_hash="h"))
+        u.session.flush()
+        raise RuntimeError("boom")
+    assert count(factory, User) == 0
+
+
+def test_a_use_case_commits(factory, uow):
+    unit = uow()
+    services.register_user("ann", "admin-pass", "admin", uow=unit)
+    assert unit.committed and count(factory, User) == 1
+
+
+# ---------------------------------------------------------------- users
+
+def test_authenticate_returns_the_user_and_refuses_wrong_passwords(uow, people, factory):
+    assert services.authenticate("rita", "rita-pass", uow=uow()) == people["reviewer"]
+    for name, password in [("rita", "wrong-pass"), ("nobody", "rita-pass")]:
+        with pytest.raises(services.AuthError, match="^Wrong user name or password.$"):
+            services.authenticate(name, password, uow=uow())
+    assert actions(factory).count("login_failed") == 2
+
+
+def test_passwords_are_stored_as_argon2_hashes(factory, people):
+    with factory() as s:
+        stored = s.scalar(select(User.password_hash).where(User.name == "rita"))
+    assert stored.startswith("$argon2id$") and "rita-pass" not in stored
+
+
+@pytest.mark.parametrize("name, password, role, message", [
+    ("", "long-enough", "lawyer", "1 to 64 characters"),
+    ("bob", "short", "lawyer", "at least 8 characters"),
+    ("bob", "long-enough", "boss", "Unknown role 'boss'"),
+    ("rita", "long-enough", "lawyer", "already exists"),
+])
+def test_register_user_refuses_bad_values(uow, people, name, password, role, message):
+    with pytest.raises(services.InvalidInput, match=message):
+        services.register_user(name, password, role, actor_id=people["admin"].id, uow=uow())
+
+
+def test_only_admins_register_users(uow, people):
+    with pytest.raises(services.PermissionDenied, match="A reviewer cannot manage users"):
+        services.register_user("bob", "long-enough", "admin", actor_id=people["reviewer"].id, uow=uow())
+
+
+# ---------------------------------------------------------------- upload
+
+def test_upload_stores_clauses_in_order_with_routed_predictions(uow, contract, factory, settings):
+    assert (contract.n_clauses, contract.n_auto_accepted, contract.n_needs_review) == (6, 2, 4)
+    assert not contract.duplicate and contract.model_version == "fake-v1"
+    with factory() as s:
+        rows = s.execute(select(Clause.index, Clause.number, Clause.status, Prediction.decision, Prediction.reason)
+                         .join(Prediction).order_by(Clause.index)).all()
+    assert rows[0] == (0, "1", "auto_accepted", "auto_accept", "confident: capped at 0.92 (threshold 0.85)")
+    assert rows[1][2:] == ("needs_review", "review", "uncapped vs carve_out, margin 0.08")
+    stored = settings.upload_dir / contract.sha256[:2] / contract.sha256
+    assert stored.read_bytes() == CONTRACT.encode()
+
+
+def test_same_bytes_again_are_a_duplicate_and_not_scored_again(uow, contract, people, factory):
+    scorer = FakeScorer()
+    again = services.upload_contract(people["lawyer2"].id, "copy.txt", CONTRACT.encode(),
+                                     scorer_factory=lambda: scorer, policy=POLICY, uow=uow())
+    assert again.duplicate and again.contract_id == contract.contract_id and again.filename == "msa.txt"
+    assert scorer.calls == 0 and count(factory, Contract) == 1
+    assert actions(factory)[-1] == "upload_duplicate"
+
+
+def test_progress_is_reported_up_to_done(uow, people):
+    seen = []
+    services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+                             policy=POLICY, progress=lambda f, m: seen.append((f, m)), uow=uow())
+    fractions = [f for f, _ in seen]
+    assert fractions == sorted(fractions) and fractions[-1] == 1.0
+    assert "scored 6/6 clauses" in seen[-3][1]
+
+
+def test_unreadable_file_is_an_invalid_file_error_naming_it(uow, people, factory):
+    with pytest.raises(services.InvalidFile, match=r"^scan\.txt: not a text file"):
+        services.upload_contract(people["lawyer"].id, "scan.txt", b"\xff\xfe\x00bad", scorer_factory=FakeScorer,
+                                 policy=POLICY, uow=uow())
+    assert count(factory, Contract) == 0
+
+
+def test_oversized_file_is_refused_with_the_limit_from_settings(uow, people):
+    with pytest.raises(services.InvalidFile, match=r"^big\.txt: the file is 2\.0 MB, over the 1 MB limit$"):
+        services.upload_contract(people["lawyer"].id, "big.txt", b"x" * (2 * 1024 * 1024),
+                                 scorer_factory=FakeScorer, policy=POLICY, uow=uow())
+
+
+def test_a_failing_scorer_leaves_no_rows(uow, people, factory):
+    class Broken(FakeScorer):
+        def predict_proba(self, texts):
+            return super().predict_proba(texts)[:, :3]
+
+    with pytest.raises(RuntimeError, match="returned shape"):
+        services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=Broken,
+                                 policy=POLICY, uow=uow())
+    assert count(factory, Contract) == count(factory, Clause) == count(factory, Prediction) == 0
+
+
+def test_a_model_that_cannot_load_is_a_model_unavailable_error(uow, people):
+    from app.registry import ModelVersionNotFound
+
+    def missing():
+        raise ModelVersionNotFound("model version 'default' not found (known: none)")
+
+    with pytest.raises(services.ModelUnavailable, match="cannot score contracts right now: model version 'default'"):
+        services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=missing,
+                                 uow=uow())
+
+
+def test_reviewers_cannot_upload(uow, people):
+    with pytest.raises(services.PermissionDenied, match="A reviewer cannot upload contracts"):
+        services.upload_contract(people["reviewer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+                                 policy=POLICY, uow=uow())
+
+
+def test_upload_without_a_policy_uses_the_default_policy_file(uow, people):
+    summary = services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(),
+                                       scorer_factory=FakeScorer, uow=uow())
+    assert summary.n_clauses == 6 and summary.n_needs_review >= 4
+
+
+# ---------------------------------------------------------------- reading
+
+def test_get_contract_lists_clauses_in_order_with_exposure(uow, contract, people):
+    detail = services.get_contract(people["reviewer"].id, contract.contract_id, uow=uow())
+    assert [c.number for c in detail.clauses] == ["1", "2", "3", "4", "5", "6"]
+    assert detail.clauses[1].probs["uncapped"] == pytest.approx(0.5)
+    assert [e.line for e in detail.exposure][:2] == ["uncapped for fraud, 2", "capped at $1,000,000 (Limitation), 1"]
+    assert detail.contract.n_needs_review == 4 and detail.contract.uploaded_by == "lee"
+
+
+def test_missing_contract_is_not_found(uow, people):
+    with pytest.raises(services.NotFound, match="Contract 99 not found"):
+        services.get_contract(people["lawyer"].id, 99, uow=uow())
+
+
+def test_uploading_an_archived_contract_again_restores_it(uow, contract, people):
+    services.archive_contract(people["lawyer"].id, contract.contract_id, uow=uow())
+    again = services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+                                     policy=POLICY, uow=uow())
+    assert again.duplicate
+    assert [c.status for c in services.list_contracts(people["lawyer"].id, uow=uow())] == ["in_review"]
+
+
+def test_archived_contracts_leave_lists_but_are_kept(uow, contract, people, factory):
+    with pytest.raises(services.PermissionDenied):
+        services.archive_contract(people["lawyer2"].id, contract.contract_id, uow=uow())
+    services.archive_contract(people["lawyer"].id, contract.contract_id, uow=uow())
+    assert services.list_contracts(people["lawyer"].id, uow=uow()) == []
+    assert len(services.list_contracts(people["lawyer"].id, include_archived=True, uow=uow())) == 1
+    assert services.claim_next_review(people["reviewer"].id, uow=uow()) is None
+    assert count(factory, Clause) == 6
+
+
+# ---------------------------------------------------------------- review queue
+
+def test_queue_serves_near_misses_first_then_least_confident(uow, contract, people):
+    order = []
+    while task := services.claim_next_review(people["reviewer"].id, uow=uow()):
+        order.append((task.clause.number, task.clause.rule))
+        services.submit_review(people["reviewer"].id, task.clause.id, task.clause.model_label, uow=uow())
+    assert order == [("3", "near_miss"), ("2", "near_miss"), ("4", "below_floor"), ("5", "below_threshold")]
+
+
+def test_task_carries_neighbours_and_reason(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    assert task.clause.reason == "cap_and_collar vs capped, margin 0.04"
+    assert [c.number for c in task.before] == ["1", "2"] and [c.number for c in task.after] == ["4", "5"]
+    assert task.filename == "msa.txt"
+
+
+def test_two_reviewers_never_get_the_same_clause(uow, contract, people):
+    a = services.claim_next_review(people["reviewer"].id, uow=uow())
+    b = services.claim_next_review(people["reviewer2"].id, uow=uow())
+    c = services.claim_next_review(people["admin"].id, uow=uow())
+    assert len({a.clause.id, b.clause.id, c.clause.id}) == 3
+
+
+def test_asking_again_returns_the_clause_already_held(uow, contract, people, clock):
+    first = services.claim_next_review(people["reviewer"].id, uow=uow())
+    clock.advance(minutes=10)
+    again = services.claim_next_review(people["reviewer"].id, uow=uow())
+    assert again.clause.id == first.clause.id and again.claim_expires_at > first.claim_expires_at
+
+
+def test_an_expired_claim_goes_to_the_next_reviewer_and_the_first_cannot_submit(uow, contract, people, clock):
+    first = services.claim_next_review(people["reviewer"].id, uow=uow())
+    clock.advance(minutes=16)
+    second = services.claim_next_review(people["reviewer2"].id, uow=uow())
+    assert second.clause.id == first.clause.id
+    with pytest.raises(services.ClaimExpired, match="expired and ray is reviewing it now"):
+        services.submit_review(people["reviewer"].id, first.clause.id, "capped", uow=uow())
+    # and the first reviewer, asking again, gets a different clause
+    assert services.claim_next_review(people["reviewer"].id, uow=uow()).clause.id != first.clause.id
+
+
+def test_expired_claim_nobody_took_can_still_be_submitted(uow, contract, people, clock):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    clock.advance(hours=1)
+    info = services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
+    assert info.status == "reviewed"
+
+
+def test_skipping_releases_the_claim_and_serves_the_next(uow, contract, people):
+    first = services.claim_next_review(people["reviewer"].id, uow=uow())
+    second = services.claim_next_review(people["reviewer"].id, exclude=[first.clause.id], uow=uow())
+    assert second.clause.id != first.clause.id
+    assert services.claim_next_review(people["reviewer2"].id, uow=uow()).clause.id == first.clause.id
+
+
+def test_release_claim_puts_the_clause_back(uow, contract, people, factory):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    assert services.release_claim(people["reviewer2"].id, task.clause.id, uow=uow()) is False
+    assert services.release_claim(people["reviewer"].id, task.clause.id, uow=uow()) is True
+    assert services.claim_next_review(people["reviewer2"].id, uow=uow()).clause.id == task.clause.id
+    assert "release_claim" in actions(factory)
+
+
+def test_lawyers_cannot_review(uow, contract, people):
+    with pytest.raises(services.PermissionDenied, match="A lawyer cannot review clauses"):
+        services.claim_next_review(people["lawyer"].id, uow=uow())
+    with pytest.raises(services.PermissionDenied):
+        services.submit_review(people["lawyer"].id, 1, "capped", uow=uow())
+
+
+def test_corrections_are_appended_not_overwritten(uow, contract, people, factory):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["reviewer"].id, task.clause.id, "capped", "no basket really", uow=uow())
+    info = services.submit_review(people["admin"].id, task.clause.id, "cap_and_collar", "there is a basket",
+                                  uow=uow())
+    with factory() as s:
+        history = s.execute(select(Review.previous_label, Review.new_label, Review.model_label, Review.comment)
+                            .where(Review.clause_id == task.clause.id).order_by(Review.id)).all()
+    assert history == [("cap_and_collar", "capped", "cap_and_collar", "no basket really"),
+                       ("capped", "cap_and_collar", "cap_and_collar", "there is a basket")]
+    assert info.label == "cap_and_collar" and info.latest_review.reviewer == "ann"
+    assert info.latest_review.is_correction  # of the previous review
+
+
+def test_unknown_label_is_refused(uow, contract, people):
+    with pytest.raises(services.InvalidLabel, match="'unlimited' is not a label"):
+        services.submit_review(people["reviewer"].id, 1, "unlimited", uow=uow())
+
+
+def test_contract_is_complete_when_its_queue_is_empty(uow, contract, people):
+    while task := services.claim_next_review(people["reviewer"].id, uow=uow()):
+        services.submit_review(people["reviewer"].id, task.clause.id, task.clause.label, uow=uow())
+    [summary] = services.list_contracts(people["lawyer"].id, uow=uow())
+    assert summary.status == "complete" and summary.n_needs_review == 0
+
+
+# ---------------------------------------------------------------- dashboard, export
+
+def test_dashboard_counts_queue_rate_and_agreement(uow, contract, people):
+    a = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["reviewer"].id, a.clause.id, "capped", uow=uow())          # disagrees
+    b = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["reviewer"].id, b.clause.id, b.clause.model_label, uow=uow())  # agrees
+    services.claim_next_review(people["reviewer2"].id, uow=uow())
+    stats = services.dashboard_stats(people["reviewer"].id, uow=uow())
+    assert (stats.n_clauses, stats.n_needs_review, stats.n_claimed, stats.n_reviewed) == (6, 2, 1, 2)
+    assert stats.auto_accept_rate == pytest.approx(2 / 6) and stats.agreement == pytest.approx(0.5)
+    assert sum(b.count for b in stats.reliability) == 2
+    with pytest.raises(services.PermissionDenied):
+        services.dashboard_stats(people["lawyer"].id, uow=uow())
+
+
+def test_export_contains_the_latest_correction(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["reviewer"].id, task.clause.id, "capped", "no basket", uow=uow())
+    rows = list(csv.DictReader(io.StringIO(services.export_labels(people["lawyer"].id, "csv", uow=uow()).decode())))
+    row = next(r for r in rows if r["clause_id"] == str(task.clause.id))
+    assert (row["label"], row["label_source"], row["model_label"], row["reviewed_by"]) == \
+        ("capped", "review", "cap_and_collar", "rita")
+    lines = services.export_labels(people["lawyer"].id, "jsonl", uow=uow()).decode().splitlines()
+    assert len(lines) == 6 and json.loads(lines[2])["label"] == "capped"
+
+
+def test_excel_report_keeps_formula_like_text_as_text(uow, people):
+    text = CONTRACT + "\n=HYPERLINK(\"http://x\")\n"
+    summary = services.upload_contract(people["lawyer"].id, "f.txt", text.encode(), scorer_factory=FakeScorer,
+                                       policy=POLICY, uow=uow())
+    from openpyxl import load_workbook
+
+    data = services.export_contract_excel(people["lawyer"].id, summary.contract_id, uow=uow())
+    wb = load_workbook(io.BytesIO(data))
+    texts = [row[12] for row in wb["Clauses"].iter_rows(min_row=2, values_only=True)]
+    assert texts[-1].startswith("=HYPERLINK") and wb["Clauses"]["M8"].data_type == "s"
+    assert "uncapped for fraud, 2" in [c.value for c in wb["Summary"]["B"]]
+
+
+def test_reviewed_clauses_give_the_settled_label_and_each_reviewers_last_word(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
+    services.submit_review(people["reviewer2"].id, task.clause.id, "cap_and_collar", uow=uow())
+    services.submit_review(people["reviewer"].id, task.clause.id, "cap_and_collar", uow=uow())
+    [row] = services.reviewed_clauses(uow=uow())
+    assert (row["clause_id"], row["label"], row["model_label"], row["filename"]) == \
+        (task.clause.id, "cap_and_collar", "cap_and_collar", "msa.txt")
+    assert row["reviewers"] == {"rita": "cap_and_collar", "ray": "cap_and_collar"}
+    with pytest.raises(services.PermissionDenied):
+        services.reviewed_clauses(actor_id=people["reviewer"].id, uow=uow())
+
+
+# ---------------------------------------------------------------- model versions
+
+def test_only_admins_switch_model_versions(uow, people, tmp_path, factory):
+    registry = Registry(tmp_path / "registry", tmp_path / "default")
+    for path in (tmp_path / "default", tmp_path / "registry" / "v2"):
+        path.mkdir(parents=True)
+        (path / "card.json").write_text(json.dumps({"metrics": {"macro_f1": 0.7}, "method": "dora"}))
+    with pytest.raises(services.PermissionDenied):
+        services.list_model_versions(people["reviewer"].id, registry=registry, uow=uow())
+    names = [(v.name, v.active) for v in services.list_model_versions(people["admin"].id, registry=registry,
+                                                                       uow=uow())]
+    assert names == [("default", True), ("v2", False)]
+    info = services.activate_model_version(people["admin"].id, "v2", registry=registry, uow=uow())
+    assert info.active and registry.active_name() == "v2" and info.metrics == {"macro_f1": 0.7}
+    with pytest.raises(services.NotFound, match="v3"):
+        services.activate_model_version(people["admin"].id, "v3", registry=registry, uow=uow())
+    assert actions(factory).count("activate_model") == 1
+
+
+def test_every_write_leaves_an_audit_event(uow, contract, people, factory):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
+    services.export_labels(people["lawyer"].id, uow=uow())
+    assert actions(factory) == ["register_user"] * 5 + ["upload", "claim", "review", "export"]

@@ -1,0 +1,326 @@
+"""Evaluate a model version on real held-out CUAD clauses (and, optionally, whole contracts).
+
+    python -m training.evaluate --model VERSION [--contracts DIR [--limit N]]
+
+Writes eval/report.md, eval/metrics.json, eval/confusion.png and eval/reliability.png
+into the version's folder. Metrics come from scikit-learn and torchmetrics.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy as np
+
+from app.config import get_settings
+from app.registry import ModelVersion, ModelVersionNotFound, Registry
+from app.taxonomy import LABEL2ID, LABEL_IDS, has_cap, has_uncapped
+
+ECE_BINS = 15
+REAL_SOURCE = "cuad"
+
+
+class EvaluationError(RuntimeError):
+    """Evaluation cannot run (no data, no test split, unreadable contracts folder)."""
+
+
+# ---------------------------------------------------------------- data of a version
+
+def version_dataset(mv: ModelVersion):
+    """(DatasetDict, DatasetInfo) rebuilt as the version was trained: its data config and its split.json."""
+    from data.build import DataConfig, build_dataset, load_fixed_split
+
+    card = mv.card
+    data_cfg = ((card.get("train_config") or {}).get("data")) or {}
+    split_file = mv.path / "split.json"
+    fixed = load_fixed_split(split_file) if split_file.exists() else None
+    # Paths in a saved config point at the machine that trained; the shared folder of this one wins.
+    config = DataConfig(**{k: v for k, v in data_cfg.items() if not k.endswith("_path")})
+    return build_dataset(config, fixed_split=fixed)
+
+
+def real_rows(ds, split: str) -> list[dict]:
+    """Real (CUAD) clauses of one split, as dicts, sorted by id."""
+    rows = [r for r in ds[split] if r["source"] == REAL_SOURCE]
+    if not rows:
+        raise EvaluationError(f"the {split} split holds no real clauses")
+    return sorted(rows, key=lambda r: r["id"])
+
+
+def label_ids(rows: list[dict]) -> np.ndarray:
+    return np.array([LABEL2ID[r["label"]] for r in rows], dtype=np.int64)
+
+
+def contracts_in(info, split: str) -> set[str]:
+    return {c for c, s in info.split_by_contract.items() if s == split}
+
+
+def other_category_rows(contracts: set[str]) -> list[dict]:
+    """All CUAD other-category clauses (label none) of these contracts."""
+    path = Path(get_settings().shared_dir) / "data" / "cuad" / "clauses_other_categories.jsonl"
+    with path.open(encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f if line.strip()]
+    return [r for r in rows if r["contract"] in contracts]
+
+
+# ---------------------------------------------------------------- metrics
+
+def expected_calibration_error(probs: np.ndarray, labels: np.ndarray) -> float:
+    """Top-label ECE with 15 equal-width bins (torchmetrics, L1 norm)."""
+    import torch
+    from torchmetrics.classification import MulticlassCalibrationError
+
+    metric = MulticlassCalibrationError(num_classes=len(LABEL_IDS), n_bins=ECE_BINS, norm="l1")
+    return float(metric(torch.as_tensor(probs, dtype=torch.float32), torch.as_tensor(labels)))
+
+
+def clause_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
+    """Accuracy, macro-F1, per-label P/R/F1/support, confusion matrix, ECE and false-positive uncapped rate."""
+    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+
+    pred = probs.argmax(axis=1)
+    all_ids = list(range(len(LABEL_IDS)))
+    p, r, f, s = precision_recall_fscore_support(labels, pred, labels=all_ids, zero_division=0)
+    present = sorted(set(labels.tolist()))  # macro over labels that occur in the truth
+    uncapped = LABEL2ID["uncapped"]
+    negatives = labels != uncapped
+    return {
+        "n": int(len(labels)),
+        "accuracy": float(accuracy_score(labels, pred)),
+        "macro_f1": float(f1_score(labels, pred, labels=present, average="macro", zero_division=0)),
+        "macro_f1_labels": [LABEL_IDS[i] for i in present],
+        "per_label": {LABEL_IDS[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
+                                     "support": int(s[i]), "predicted": int((pred == i).sum())} for i in all_ids},
+        "confusion": confusion_matrix(labels, pred, labels=all_ids).tolist(),
+        "ece": expected_calibration_error(probs, labels),
+        "fp_uncapped": int((pred[negatives] == uncapped).sum()),
+        "fp_uncapped_rate": float((pred[negatives] == uncapped).mean()) if negatives.any() else 0.0,
+    }
+
+
+def routing_metrics(probs: np.ndarray, labels: np.ndarray, policy) -> dict:
+    """Share of clauses the policy auto-accepts and the accuracy of those it accepts."""
+    decisions = [policy.decide(dict(zip(LABEL_IDS, map(float, row)))) for row in probs]
+    accepted = np.array([d.action == "auto_accept" for d in decisions])
+    correct = probs.argmax(axis=1) == labels
+    by_rule: dict[str, int] = {}
+    for d in decisions:
+        by_rule[d.rule] = by_rule.get(d.rule, 0) + 1
+    return {"auto_accept_rate": float(accepted.mean()), "auto_accepted": int(accepted.sum()),
+            "auto_accept_precision": float(correct[accepted].mean()) if accepted.any() else None,
+            "by_rule": by_rule, "policy_source": policy.source}
+
+
+def contract_metrics(predicted: dict[str, set[str]], truth: dict[str, dict]) -> dict:
+    """Per CUAD question: P/R/F1 of the contract-level answer implied by the predicted clause labels."""
+    from sklearn.metrics import precision_recall_fscore_support
+
+    out = {"n_contracts": len(predicted)}
+    for key, rule in (("cuad_cap", has_cap), ("cuad_uncapped", has_uncapped)):
+        names = sorted(predicted)
+        y_true = [truth[c][key] == "Yes" for c in names]
+        y_pred = [rule(predicted[c]) for c in names]
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
+        out[key] = {"precision": float(p), "recall": float(r), "f1": float(f), "positives": int(sum(y_true)),
+                    "predicted_positive": int(sum(y_pred))}
+    return out
+
+
+# ---------------------------------------------------------------- plots
+
+def reliability_diagram(path: Path, labels: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
+    """Accuracy against top-label confidence in 15 equal-width bins, one line per named set of probabilities."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    edges = np.linspace(0, 1, ECE_BINS + 1)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, 1], [0, 1], ls="--", c="grey", lw=1, label="perfect calibration")
+    for name, probs in curves.items():
+        conf, correct = probs.max(axis=1), probs.argmax(axis=1) == labels
+        bins = np.clip(np.digitize(conf, edges[1:-1], right=True), 0, ECE_BINS - 1)
+        xs, ys, ns = [], [], []
+        for b in range(ECE_BINS):
+            m = bins == b
+            if m.any():
+                xs.append(conf[m].mean())
+                ys.append(correct[m].mean())
+                ns.append(m.sum())
+        ece = expected_calibration_error(probs, labels)
+        ax.plot(xs, ys, marker="o", label=f"{name} (ECE {ece:.3f})")
+    ax.set(xlabel="confidence (top label)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
+           title=f"Reliability, {len(labels)} real clauses")
+    ax.legend(loc="upper left", fontsize=8)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+def confusion_png(path: Path, confusion: list[list[int]]) -> Path:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from sklearn.metrics import ConfusionMatrixDisplay
+
+    fig, ax = plt.subplots(figsize=(7, 6))
+    ConfusionMatrixDisplay(np.array(confusion), display_labels=list(LABEL_IDS)).plot(
+        ax=ax, xticks_rotation=45, colorbar=False, cmap="Blues")
+    ax.set(xlabel="predicted", ylabel="true")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
+# ---------------------------------------------------------------- contracts
+
+def classify_contracts(clf, folder: Path, names: list[str], progress: bool = True) -> tuple[dict, list[str]]:
+    """contract -> set of predicted labels over its ingested clauses; and the contracts that failed ingestion."""
+    from tqdm import tqdm
+
+    from app.ingest import IngestError, ingest_path
+
+    predicted, failed = {}, []
+    for name in tqdm(names, unit="contract", disable=not progress):
+        path = next((p for p in (folder / f"{name}{ext}" for ext in (".txt", ".pdf")) if p.exists()), None)
+        try:
+            if path is None:
+                raise IngestError(f"no .txt or .pdf for {name} in {folder}")
+            _, clauses = ingest_path(path)
+        except IngestError as e:
+            failed.append(f"{name}: {e}")
+            continue
+        texts = [c.text for c in clauses if c.text.strip()]
+        predicted[name] = {LABEL_IDS[i] for i in clf.predict_proba(texts).argmax(axis=1)} if texts else set()
+    return predicted, failed
+
+
+# ---------------------------------------------------------------- report
+
+def _f(x) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
+
+
+def markdown_report(m: dict) -> str:
+    c = m["clauses"]
+    lines = [f"# Evaluation of model version `{m['version']}`", "",
+             f"{m['created']}; test split: {c['n']} real CUAD clauses from {m['n_test_contracts']} contracts "
+             f"held out by contract (no synthetic clauses); temperature {m['temperature']:.3f}.", "",
+             "| metric | value |", "|---|---|",
+             f"| accuracy | {_f(c['accuracy'])} |",
+             f"| macro-F1 (labels present: {', '.join(c['macro_f1_labels'])}) | {_f(c['macro_f1'])} |",
+             f"| ECE, 15 bins, top label (calibrated) | {_f(c['ece'])} |",
+             f"| ECE before calibration (T = 1) | {_f(m['ece_uncalibrated'])} |",
+             f"| false-positive `uncapped` rate | {_f(c['fp_uncapped_rate'])} ({c['fp_uncapped']} clauses) |",
+             f"| other-category clauses still `none` | {_f(m['collateral']['none_rate'])} "
+             f"({m['collateral']['n']} clauses) |",
+             f"| auto-accept rate | {_f(m['routing']['auto_accept_rate'])} |",
+             f"| precision of auto-accepted | {_f(m['routing']['auto_accept_precision'])} |",
+             "", f"Routing policy: {m['routing']['policy_source']}; decisions by rule: {m['routing']['by_rule']}.",
+             "", "## Per label", "", "| label | precision | recall | F1 | support | predicted |",
+             "|---|---|---|---|---|---|"]
+    for label, s in c["per_label"].items():
+        lines.append(f"| {label} | {_f(s['precision'])} | {_f(s['recall'])} | {_f(s['f1'])} | {s['support']} | "
+                     f"{s['predicted']} |")
+    lines += ["", "## Confusion matrix (rows true, columns predicted)", "", "![confusion](confusion.png)", "",
+              "| true \\ pred | " + " | ".join(LABEL_IDS) + " |", "|---|" + "---|" * len(LABEL_IDS)]
+    for label, row in zip(LABEL_IDS, c["confusion"]):
+        lines.append(f"| {label} | " + " | ".join(map(str, row)) + " |")
+    lines += ["", "## Calibration", "", "![reliability](reliability.png)", ""]
+    if "contracts" in m:
+        k = m["contracts"]
+        lines += ["## Whole contracts", "",
+                  f"{k['n_contracts']} held-out contracts from `{k['folder']}` ingested and classified; a contract "
+                  "answers a CUAD question Yes when any clause gets a label of app.taxonomy.CUAD_MAPPING.", "",
+                  "| CUAD question | precision | recall | F1 | positives | predicted positive |", "|---|---|---|---|---|---|"]
+        for key, title in (("cuad_cap", "Cap On Liability"), ("cuad_uncapped", "Uncapped Liability")):
+            s = k[key]
+            lines.append(f"| {title} | {_f(s['precision'])} | {_f(s['recall'])} | {_f(s['f1'])} | {s['positives']} | "
+                         f"{s['predicted_positive']} |")
+        if k["failed"]:
+            lines += ["", f"Not ingested ({len(k['failed'])}): " + "; ".join(k["failed"])]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def evaluate(version: str | None = None, *, registry: Registry | None = None, contracts: Path | None = None,
+             limit: int | None = None, progress: bool = True) -> dict:
+    """Run the evaluation of one version and write eval/ into its folder; returns the metrics."""
+    from app.classifier import Classifier, softmax
+    from app.routing import load_policy
+
+    clf = Classifier.load(version, registry=registry)
+    mv = clf.version
+    ds, info = version_dataset(mv)
+    rows = real_rows(ds, "test")
+    labels = label_ids(rows)
+    logits = clf.logits([r["text"] for r in rows])
+    probs = softmax(logits, clf.temperature)
+    test_contracts = contracts_in(info, "test")
+    others = other_category_rows(test_contracts)
+    other_pred = clf.predict_proba([r["text"] for r in others]).argmax(axis=1) if others else np.array([])
+    m = {
+        "version": mv.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "temperature": clf.temperature, "n_test_contracts": len(test_contracts),
+        "clauses": clause_metrics(probs, labels),
+        "ece_uncalibrated": expected_calibration_error(softmax(logits), labels),
+        "collateral": {"n": len(others),
+                       "none_rate": float((other_pred == LABEL2ID["none"]).mean()) if len(others) else None},
+        "routing": routing_metrics(probs, labels, load_policy(mv)),
+    }
+    out = mv.path / "eval"
+    reliability_diagram(out / "reliability.png", labels, {"uncalibrated": softmax(logits), "calibrated": probs})
+    confusion_png(out / "confusion.png", m["clauses"]["confusion"])
+    if contracts is not None:
+        m["contracts"] = evaluate_contracts(clf, contracts, test_contracts, limit=limit, progress=progress)
+    (out / "metrics.json").write_text(json.dumps(m, indent=2) + "\n")
+    (out / "report.md").write_text(markdown_report(m))
+    return m
+
+
+def evaluate_contracts(clf, folder: Path, held_out: set[str], *, limit: int | None, progress: bool) -> dict:
+    folder = Path(folder)
+    truth_file = Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json"
+    if not folder.is_dir():
+        raise EvaluationError(f"{folder} is not a folder of contracts")
+    truth = json.loads(truth_file.read_text())
+    stems = {p.stem for p in folder.iterdir() if p.suffix in (".txt", ".pdf")}
+    # Only contracts none of whose clauses were trained on: the test split's.
+    names = sorted(stems & held_out & set(truth))
+    if limit:
+        names = names[:limit]
+    if not names:
+        raise EvaluationError(f"no held-out test contract of contracts.json found in {folder}")
+    predicted, failed = classify_contracts(clf, folder, names, progress=progress)
+    return {"folder": str(folder), "failed": failed, **contract_metrics(predicted, truth)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--model", help="model version (default: the active one)")
+    parser.add_argument("--contracts", type=Path, help="folder of contract .txt/.pdf files to evaluate whole")
+    parser.add_argument("--limit", type=int, help="evaluate at most this many held-out contracts (sorted by name)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars")
+    args = parser.parse_args(argv)
+    from app.classifier import ClassifierError
+
+    try:
+        m = evaluate(args.model, contracts=args.contracts, limit=args.limit, progress=not args.quiet)
+    except (ModelVersionNotFound, ClassifierError, EvaluationError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(markdown_report(m))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
