@@ -91,6 +91,7 @@ class Classifier:
     def logits(self, texts: list[str]) -> np.ndarray:
         """Raw (uncalibrated) logits, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
         import torch
+        from peft.helpers import DoraCaching
 
         out = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
         if not texts:
@@ -100,7 +101,9 @@ class Classifier:
         # Longest first: clauses of similar length share a batch, so padding stays small,
         # and a batch too large for memory fails at once rather than at the end.
         order = sorted(range(len(texts)), key=lambda i: (-len(ids[i]), i))
-        with torch.inference_mode():
+        # DoraCaching keeps each DoRA layer's weight norm between forwards (weights are frozen here);
+        # without it a DoRA sidecar recomputes the norm of every adapted matrix on every batch.
+        with torch.inference_mode(), DoraCaching():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
                 batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows],
