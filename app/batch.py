@@ -302,6 +302,10 @@ def score_files(files: list[Path], scorer: ClauseScorer, writer: ClauseWriter,
                 rows = scorer.rows(item.path.name, item.sha256, item.clauses)
                 if store is not None:
                     store(item, rows)
+            except BatchError as e:
+                report.failures.append(ContractFailure(item.path, str(e)))
+                tqdm.write(f"failed: {item.path}: {e}", file=sys.stderr)
+                continue
             except Exception as e:  # noqa: BLE001 - one contract's crash must not stop the batch
                 report.failures.append(ContractFailure(item.path, f"{type(e).__name__}: {e}"))
                 tqdm.write(f"failed: {item.path}: {type(e).__name__}: {e}", file=sys.stderr)
@@ -378,4 +382,35 @@ def run_batch(paths: list[Path], output: Path, model: str | None = None, db: boo
 
 
 def _db_store(uploader: str) -> Callable[[_Ingested, list[dict]], None]:
-    raise BatchError("--db needs the review services, which are not installed in this build")
+    """Stores each scored contract through services.upload_contract, reusing the batch's probabilities."""
+    from app import services
+
+    user = next((u for u in services.list_users() if u.name == uploader), None)
+    if user is None:
+        raise BatchError(f"--db: no user named {uploader!r}; create one with "
+                         f"python -m app users add {uploader} --role lawyer, or pass --uploader NAME")
+    if user.role not in ("lawyer", "admin"):
+        raise BatchError(f"--db: {uploader!r} is a {user.role} and cannot upload; pass --uploader with a "
+                         "lawyer or admin account")
+
+    def store(item: _Ingested, rows: list[dict]) -> None:
+        scorer = _ScoredRows(rows)
+        try:
+            services.upload_contract(user.id, item.path.name, item.data, scorer_factory=lambda: scorer)
+        except services.ServiceError as e:
+            raise BatchError(str(e)) from None
+
+    return store
+
+
+class _ScoredRows:
+    """The batch's own probabilities handed to services.upload_contract, so the model runs once per clause."""
+
+    def __init__(self, rows: list[dict]):
+        self.version_name = rows[0]["model_version"]
+        self._probs = {r["text"]: [r["probabilities"][label] for label in LABEL_IDS] for r in rows}
+
+    def predict_proba(self, texts: list[str]):
+        import numpy as np
+
+        return np.array([self._probs[t] for t in texts], dtype=np.float64)

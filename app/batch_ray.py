@@ -132,6 +132,9 @@ def score_files_ray(files: list[Path], version: str, writer: ClauseWriter, compl
         if store is not None:
             try:
                 store(_Ingested(path, row["sha256"], data=path.read_bytes()), rows)
+            except BatchError as e:
+                report.failures.append(ContractFailure(path, str(e)))
+                continue
             except Exception as e:  # noqa: BLE001 - one contract's crash must not stop the batch
                 report.failures.append(ContractFailure(path, f"{type(e).__name__}: {e}"))
                 continue

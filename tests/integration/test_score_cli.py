@@ -118,3 +118,33 @@ def test_output_holds_json_lines_with_the_clause_fields(registry, contracts, tmp
     row = json.loads(out.read_text().splitlines()[0])
     assert {"contract", "number", "heading", "page", "text", "label", "probabilities", "decision",
             "reason"} <= set(row)
+
+
+def test_db_stores_each_contract_for_review_with_the_batch_probabilities(registry, contracts, tmp_path,
+                                                                          monkeypatch):
+    from app import services
+
+    monkeypatch.setenv("LEXDORA_DATABASE_URL", f"sqlite:///{tmp_path / 'lexdora.db'}")
+    monkeypatch.setenv("LEXDORA_UPLOAD_DIR", str(tmp_path / "uploads"))
+    get_settings.cache_clear()
+    lawyer = services.register_user("lena", "a-long-password", "lawyer")
+    services.register_user("rita", "a-long-password", "reviewer")
+    out = tmp_path / "scores.jsonl"
+
+    refused = _score(contracts / "deep", "--output", out, "--db", "--uploader", "rita")
+    assert refused.exit_code == 2 and "cannot upload" in refused.output
+
+    result = _score(contracts / "deep", "--output", out, "--db", "--uploader", "lena")
+    assert result.exit_code == 1 and "broken.pdf" in result.output  # the bad file is not stored either
+    stored = {c.filename: c for c in services.list_contracts(lawyer.id)}
+    assert set(stored) == {SAMPLES[1], SAMPLES[2]}
+    rows = list(read_rows(out))
+    for name, summary in stored.items():
+        detail = services.get_contract(lawyer.id, summary.id)
+        mine = [r for r in rows if r["contract"] == name]
+        assert [c.text for c in detail.clauses] == [r["text"] for r in mine]
+        assert [c.model_version for c in detail.clauses] == ["v-tiny"] * len(mine)
+        for clause, row in zip(detail.clauses, mine):
+            assert clause.probs == pytest.approx(row["probabilities"], abs=1e-5)
+            assert (clause.decision, clause.model_label) == (row["decision"], row["label"])
+        assert summary.n_needs_review == sum(r["decision"] == "review" for r in mine)
