@@ -211,8 +211,13 @@ def training_arguments(config: TrainConfig, run_dir: Path, has_validation: bool)
 
 
 def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
-          registry: Registry | None = None, parent: str | None = None, log=print) -> RunResult:
-    """Train one adapter as configured and register it as a new model version."""
+          registry: Registry | None = None, parent: str | None = None, log=print,
+          dataset: tuple | None = None) -> RunResult:
+    """Train one adapter as configured and register it as a new model version.
+
+    dataset: a prebuilt (DatasetDict, DatasetInfo) from data.build (training.retrain passes one with
+    reviewers' corrections and the parent's fixed split); default: built from config.data.
+    """
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 
     started = time.perf_counter()
@@ -230,7 +235,7 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
     run_dir.mkdir(parents=True, exist_ok=True)
     saved_config.write_text(json.dumps(config.to_card(), indent=2, sort_keys=True) + "\n")
 
-    ds, info = build_dataset(config.data)
+    ds, info = dataset if dataset is not None else build_dataset(config.data)
     tokenizer = load_tokenizer(config.base_model)
     tok = tokenize(ds, tokenizer, config.max_length)
     train_labels = tok["train"]["labels"]
