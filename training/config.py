@@ -16,8 +16,7 @@ from data.build import DataConfig
 
 # LoRA's learning rate when the config gives none; DoRA's is 25% lower (its magnitude vector
 # makes the effective update larger; the DoRA paper and peft's examples use 20-30% less).
-# High for adapters because the CPU default trains for under 100 steps; the 7B recipe sets its own.
-DEFAULT_LR = {"lora": 8e-4, "dora": 6e-4}
+DEFAULT_LR = {"lora": 4e-4, "dora": 3e-4}
 
 
 class ConfigError(ValueError):

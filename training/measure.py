@@ -72,3 +72,29 @@ class StepTimer(TrainerCallback):
     def mean_s(self) -> float | None:
         steady = self.times[1:] or self.times
         return sum(steady) / len(steady) if steady else None
+
+
+def interleaved_step_times(models: dict, batches: list[dict], *, lr: float = 1e-4, warmup_rounds: int = 1,
+                           log=None) -> dict[str, list[float]]:
+    """Time forward+backward+AdamW steps of several models taking turns on the same batches.
+
+    Round i runs every model on batch i before round i+1 starts, so a change in the load of a
+    shared machine hits all models alike and their ratio stays meaningful. Rounds below
+    `warmup_rounds` are run but not counted.
+    """
+    optimisers = {name: torch.optim.AdamW([p for p in m.parameters() if p.requires_grad], lr=lr)
+                  for name, m in models.items()}
+    times: dict[str, list[float]] = {name: [] for name in models}
+    for i, batch in enumerate(batches):
+        for name, model in models.items():
+            model.train()
+            t0 = time.perf_counter()
+            model(**batch).loss.backward()
+            optimisers[name].step()
+            optimisers[name].zero_grad(set_to_none=True)
+            dt = time.perf_counter() - t0
+            if i >= warmup_rounds:
+                times[name].append(dt)
+            if log:
+                log(f"round {i} {name}: {dt:.2f}s ({tuple(batch['input_ids'].shape)})")
+    return times

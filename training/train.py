@@ -112,6 +112,18 @@ def tokenize(ds, tokenizer, max_length: int):
                   desc="tokenising")
 
 
+def training_batches(config: TrainConfig, tokenizer, n: int) -> list[dict]:
+    """The first `n` padded training batches in seeded random order (for timing measurements)."""
+    from transformers import DataCollatorWithPadding
+
+    ds, _ = build_dataset(config.data)
+    tok = tokenize(ds, tokenizer, config.max_length)["train"].shuffle(seed=config.seed)
+    collate = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
+    keep = ("input_ids", "attention_mask", "labels")
+    size = config.batch_size
+    return [collate([{k: tok[i * size + j][k] for k in keep} for j in range(size)]) for i in range(n)]
+
+
 def class_weights(labels: list[int]) -> torch.Tensor:
     """Inverse-frequency weights, square-root damped so a class of 8 examples does not dominate; mean 1."""
     counts = np.bincount(labels, minlength=len(LABEL_IDS)).astype(float)
@@ -212,11 +224,13 @@ def training_arguments(config: TrainConfig, run_dir: Path, has_validation: bool)
 
 def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
           registry: Registry | None = None, parent: str | None = None, log=print,
-          dataset: tuple | None = None) -> RunResult:
+          dataset: tuple | None = None, validate: bool = True) -> RunResult:
     """Train one adapter as configured and register it as a new model version.
 
     dataset: a prebuilt (DatasetDict, DatasetInfo) from data.build (training.retrain passes one with
     reviewers' corrections and the parent's fixed split); default: built from config.data.
+    validate=False skips validation (no early stopping, no best-checkpoint reload) and scores
+    test only: compare.py's fixed-step runs, where a validation pass would only cost time.
     """
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 
@@ -250,7 +264,7 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
                           for i in range(min(8, len(tok["validation"]) or len(tok["train"])))])
         identity_diff = verify_identity_init(model, probe)
 
-        has_val = len(tok["validation"]) > 0
+        has_val = validate and len(tok["validation"]) > 0
         args = training_arguments(config, run_dir, has_val)
         timer = StepTimer()
         callbacks = [timer] + ([EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
@@ -270,7 +284,8 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
                 f"max |logit diff| {identity_diff:.2e} | {'resuming' if resume else 'fresh run'} in {run_dir}")
         last = _last_checkpoint(run_dir) if resume else None
         trainer.train(resume_from_checkpoint=str(last) if last else None)
-        metrics = {"validation": _evaluate(trainer, tok["validation"]), "test": _evaluate(trainer, tok["test"])}
+        metrics = {"validation": _evaluate(trainer, tok["validation"]) if has_val else {},
+                   "test": _evaluate(trainer, tok["test"])}
     wall = time.perf_counter() - started
 
     card = {
@@ -295,7 +310,8 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
         "steps_this_run": len(timer.times),
         "resumed_from": last.name if last else None,
         "epochs_done": round(trainer.state.epoch or 0, 3),
-        "best_checkpoint": trainer.state.best_model_checkpoint,
+        # the name only: the run folder belongs to the machine that trained, not to the model
+        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
         "identity_check_max_abs_diff": identity_diff,
         "metrics": metrics,
         "merged": False,
@@ -327,12 +343,15 @@ def _evaluate(trainer, split) -> dict:
     return classification_metrics(out.label_ids, out.predictions.argmax(-1))
 
 
+_METHOD_NAMES = {"lora": "LoRA", "dora": "DoRA"}
+
+
 def model_readme(card: dict) -> str:
     """The model card for humans."""
     cfg = card["train_config"]
     lines = [
         f"# lexdora model {card['version']}", "",
-        f"{card['method'].upper()}{' on a 4-bit NF4 base (QDoRA)' if card['quantization'] == 'nf4' else ''} adapter "
+        f"{_METHOD_NAMES[card['method']]}{' on a 4-bit NF4 base (QDoRA)' if card['quantization'] == 'nf4' else ''} adapter "
         f"for `{card['base_model']}`, sorting clauses into {', '.join(f'`{lab}`' for lab in card['labels'])}.", "",
         f"- Data hash: `{card['data_hash']}` (see `data/build.py`; synthetic clauses in training only)",
         f"- Rank {cfg['r']}, alpha {cfg['alpha']}, dropout {cfg['dropout']}, modules {', '.join(cfg['target_modules'])}; "
