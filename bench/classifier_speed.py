@@ -22,6 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from app.config import ROOT
+
 TARGETS = ["q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj"]
 
 
@@ -36,6 +38,14 @@ def real_clauses(n: int) -> list[str]:
     return texts[:n]
 
 
+def adapter_shape(like: Path | None, rank: int) -> dict:
+    """Rank, alpha, target modules and layers of the adapter in `like` (a version's adapter/), else all linears."""
+    if like is not None and (like / "adapter_config.json").exists():
+        saved = json.loads((like / "adapter_config.json").read_text())
+        return {k: saved[k] for k in ("r", "lora_alpha", "target_modules", "layers_to_transform") if saved.get(k)}
+    return {"r": rank, "lora_alpha": 2 * rank, "target_modules": TARGETS}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.classifier_speed", description=__doc__.split("\n\n")[0])
     parser.add_argument("--base", default="embedded:SmolLM2-135M-Instruct", help="base model ref")
@@ -43,6 +53,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=3, help="interleaved timing rounds")
     parser.add_argument("--rank", type=int, default=16, help="LoRA/DoRA rank")
     parser.add_argument("--batch-size", type=int, default=16)
+    parser.add_argument("--max-length", type=int, default=128, help="token limit, as the default model's config")
+    parser.add_argument("--like", type=Path, default=ROOT / "models" / "default" / "adapter",
+                        help="adapter whose shape (rank, targets, layers) to copy; all linears at --rank without it")
     args = parser.parse_args(argv)
 
     import torch
@@ -58,10 +71,11 @@ def main(argv: list[str] | None = None) -> int:
     tokenizer = load_tokenizer(args.base)
     base = load_base_model(args.base, tokenizer=tokenizer).eval()
 
+    shape = adapter_shape(args.like, args.rank)
+
     def adapted(use_dora: bool):
         torch.manual_seed(0)
-        config = LoraConfig(task_type="SEQ_CLS", r=args.rank, lora_alpha=2 * args.rank, target_modules=TARGETS,
-                            use_dora=use_dora, init_lora_weights=False)
+        config = LoraConfig(task_type="SEQ_CLS", use_dora=use_dora, init_lora_weights=False, **shape)
         return get_peft_model(copy.deepcopy(base), config).eval()
 
     models = {"base": base, "lora_sidecar": adapted(False), "dora_sidecar": adapted(True)}
@@ -69,7 +83,7 @@ def main(argv: list[str] | None = None) -> int:
 
     # Pre-tokenised, length-sorted batches: exactly what Classifier feeds the model, minus its own work.
     clf = Classifier(ModelVersion("bench", Path(tempfile.gettempdir())), models["dora_merged"], tokenizer,
-                     device="cpu", batch_size=args.batch_size)
+                     device="cpu", batch_size=args.batch_size, max_length=args.max_length)
     enc = tokenizer(texts, truncation=True, max_length=clf.max_length)
     order = sorted(range(len(texts)), key=lambda i: -len(enc["input_ids"][i]))
     batches = [tokenizer.pad({k: [enc[k][i] for i in order[s:s + args.batch_size]] for k in ("input_ids", "attention_mask")},
@@ -98,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
     rate = {name: len(texts) / statistics.median(s) for name, s in seconds.items()}
     tokens = sum(len(x) for x in enc["input_ids"])
     print(f"{len(texts)} real CUAD clauses ({tokens / len(texts):.0f} tokens on average), batch {args.batch_size}, "
-          f"{args.rounds} interleaved rounds, {torch.get_num_threads()} threads, base {args.base}, rank {args.rank}, "
-          "adapters freshly initialised (non-identity)")
+          f"{args.rounds} interleaved rounds, {torch.get_num_threads()} threads, max length {args.max_length}, "
+          f"base {args.base}; adapters {shape}, freshly initialised (non-identity)")
     print("| variant | clauses/s (median) | vs base |\n|---|---|---|")
     for name in names:
         label = "raw forward (dora_merged)" if name == "dora_merged" else name

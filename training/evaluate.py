@@ -15,12 +15,13 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import get_settings
+from app.config import ROOT, get_settings
 from app.registry import ModelVersion, ModelVersionNotFound, Registry
 from app.taxonomy import LABEL2ID, LABEL_IDS, has_cap, has_uncapped
 
 ECE_BINS = 15
 REAL_SOURCE = "cuad"
+LOGITS_CACHE = ROOT / "runs" / "logits"
 
 
 class EvaluationError(RuntimeError):
@@ -37,8 +38,9 @@ def version_dataset(mv: ModelVersion):
     data_cfg = ((card.get("train_config") or {}).get("data")) or {}
     split_file = mv.path / "split.json"
     fixed = load_fixed_split(split_file) if split_file.exists() else None
-    # Paths in a saved config point at the machine that trained; the shared folder of this one wins.
-    config = DataConfig(**{k: v for k, v in data_cfg.items() if not k.endswith("_path")})
+    # Paths in a saved config point at the machine that trained; the shared folder of this one wins
+    # (a source switched off, null, stays off).
+    config = DataConfig(**{k: v for k, v in data_cfg.items() if not k.endswith("_path") or v is None})
     return build_dataset(config, fixed_split=fixed)
 
 
@@ -64,6 +66,24 @@ def other_category_rows(contracts: set[str]) -> list[dict]:
     with path.open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
     return [r for r in rows if r["contract"] in contracts]
+
+
+def version_logits(clf, texts: list[str]) -> np.ndarray:
+    """clf.logits(texts), kept on disk under runs/logits: calibrate, thresholds and evaluate score the
+    same validation and test clauses, which on a shared CPU costs minutes each time."""
+    import hashlib
+
+    from app.classifier import weights_stamp
+
+    key = hashlib.sha256(json.dumps([str(clf.version.path.resolve()), weights_stamp(clf.version), clf.max_length,
+                                     texts]).encode()).hexdigest()[:32]
+    path = LOGITS_CACHE / f"{key}.npy"
+    if path.exists():
+        return np.load(path)
+    logits = clf.logits(texts)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.save(path, logits)
+    return logits
 
 
 # ---------------------------------------------------------------- metrics
@@ -263,11 +283,11 @@ def evaluate(version: str | None = None, *, registry: Registry | None = None, co
     ds, info = version_dataset(mv)
     rows = real_rows(ds, "test")
     labels = label_ids(rows)
-    logits = clf.logits([r["text"] for r in rows])
+    logits = version_logits(clf, [r["text"] for r in rows])
     probs = softmax(logits, clf.temperature)
     test_contracts = contracts_in(info, "test")
     others = other_category_rows(test_contracts)
-    other_pred = clf.predict_proba([r["text"] for r in others]).argmax(axis=1) if others else np.array([])
+    other_pred = version_logits(clf, [r["text"] for r in others]).argmax(axis=1) if others else np.array([])
     m = {
         "version": mv.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "temperature": clf.temperature, "n_test_contracts": len(test_contracts),
