@@ -34,7 +34,7 @@ def list_() -> None:
     Example: python -m app users list
     """
     for user in services.list_users():
-        typer.echo(f"{user.id}\t{user.name}\t{user.role}")
+        typer.echo(f"{user.id}\t{user.name}\t{user.role}" + ("" if user.active else "\tdisabled"))
 
 
 def _fail(message: str) -> typer.Exit:

@@ -32,7 +32,18 @@ _UNCAPPED = (
                r"(?:be\s+)?(?:unlimited|uncapped|not (?:be )?(?:subject to|limited))", re.I | re.S),
     re.compile(r"(?:obligations?|liability) (?:to indemnify )?(?:under|pursuant to)\s+(.+?)\s+"
                r"(?:shall|will) not be (?:subject to|limited)", re.I | re.S),
+    # "neither Party excludes or limits any liability for: (i) ...", "nothing in this Section limits ..."
+    re.compile(r"\b(?:excludes?|limits?|restricts?) (?:or (?:limits?|excludes?|restricts?) )?(?:\w+'s |any |its |the )?"
+               r"liability(?: [\w ,]{0,60}? including liability)? (?:for|in respect of)[:\s]+(.+?)" + _END,
+               re.I | re.S),
+    re.compile(r"\b(?:shall|will) (?:be inapplicable|not apply) to\s+(.+?)" + _END, re.I | re.S),
+    re.compile(r"\bwithout limit(?:ation)?,? for(?: the following)?[:\s]+(.+?)" + _END, re.I | re.S),
 )
+# A ceiling's wording ("shall not exceed the fees paid in the twelve months ..."); only phrases that name
+# an amount or its measure count, so "limited to direct damages" is passed over.
+_CAP = re.compile(r"\b(?:exceed(?:ing)?|limited to|in excess of|capped at)\s+(.+?)(?=[.;]\s|[.;]?$)", re.I | re.S)
+_MEASURE = re.compile(r"\d|\$|\[\s*\*|\b(?:fees?|paid|payable|payments?|amounts?|price|insurance|proceeds|value|"
+                      r"charges|compensation|sum)\b", re.I)
 _AMOUNT = re.compile(r"(?:US\s?)?\$\s?\d[\d,]*(?:\.\d+)?(?:\s*(?:million|billion))?|\[\s*\*[\s*]*\]", re.I)
 _FEES = re.compile(r"\b(?:fees|amounts?|charges)\s+(?:actually\s+)?(?:paid|payable)", re.I)
 _DAMAGE_TYPES = ("consequential", "indirect", "incidental", "special", "punitive", "exemplary")
@@ -61,8 +72,7 @@ def exposure_line(clause: ClauseFacts) -> str | None:
         subject = _first(_UNCAPPED, clause.text)
         return f"uncapped for {subject}, {where}" if subject else f"uncapped liability{_about(heading)}, {where}"
     if label in ("capped", "cap_and_collar"):
-        amount = _AMOUNT.search(clause.text)
-        limit = f" at {amount.group(0).strip()}" if amount else (" at fees paid" if _FEES.search(clause.text) else "")
+        limit = _cap(clause.text)
         collar = " above a threshold" if label == "cap_and_collar" else ""
         return f"capped{limit}{collar}{_about(heading)}, {where}"
     if label == "indemnity":
@@ -100,6 +110,16 @@ def heading_title(heading: str | None) -> str | None:
     return None
 
 
+def _cap(text: str) -> str:
+    for match in _CAP.finditer(text):
+        if _MEASURE.search(match.group(1)):
+            return f" at {_clean(match.group(1))}"
+    amount = _AMOUNT.search(text)
+    if amount:
+        return f" at {amount.group(0).strip()}"
+    return " at fees paid" if _FEES.search(text) else ""
+
+
 def _first(patterns: tuple[re.Pattern, ...], text: str) -> str | None:
     for pattern in patterns:
         match = pattern.search(text)
@@ -111,7 +131,11 @@ def _first(patterns: tuple[re.Pattern, ...], text: str) -> str | None:
 
 
 def _clean(text: str) -> str:
-    text = re.sub(r"\s+", " ", text).strip(" ,.;:()\"'")
+    text = re.sub(r"\s+", " ", text).strip(" ,.;:\"'")
+    text = re.sub(r"^\((?:[ivx]+|[a-z]|\d+)\)\s*", "", text, flags=re.I)  # "(i) personal injury" -> "personal injury"
+    text = re.sub(r"[,\s]+(?:and|or)$", "", text)
+    if text.isupper():  # shouted subjects read as a quiet line
+        text = text.lower()
     if len(text) > _MAX_SUBJECT:
         text = text[:_MAX_SUBJECT].rsplit(" ", 1)[0] + "…"
     return text

@@ -272,6 +272,22 @@ def list_users(*, actor_id: int | None = None, uow: UnitOfWork | None = None) ->
         return [user_info(u) for u in uow.session.scalars(select(User).order_by(User.name))]
 
 
+def set_user_active(actor_id: int, user_id: int, active: bool, *, uow: UnitOfWork | None = None) -> UserInfo:
+    """Disable an account (it can no longer log in; its reviews stay) or enable it again; admins only."""
+    with _uow(uow) as uow:
+        _actor(uow.session, actor_id, "manage_users")
+        if user_id == actor_id and not active:
+            raise InvalidInput("You cannot disable your own account; ask another admin.")
+        user = uow.session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"User {user_id} not found.")
+        user.active = active
+        _audit(uow.session, actor_id, "enable_user" if active else "disable_user", "user", user.id)
+        info = user_info(user)
+        uow.commit()
+    return info
+
+
 # ---------------------------------------------------------------------------- contracts
 
 def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progress | None = None,
@@ -826,7 +842,7 @@ __all__ = [
     "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
     "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
-    "reviewed_clauses",
+    "reviewed_clauses", "set_user_active",
     "submit_review",
     "upload_contract",
 ]

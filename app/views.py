@@ -19,6 +19,7 @@ class UserInfo:
     id: int
     name: str
     role: str  # lawyer | reviewer | admin
+    active: bool = True  # a disabled account cannot log in; it is never deleted
 
 
 @dataclass(frozen=True)
@@ -128,8 +129,8 @@ class ModelVersionInfo:
 class DashboardStats:
     n_contracts: int
     n_clauses: int
-    n_needs_review: int        # waiting, unclaimed or with an expired claim
-    n_claimed: int             # held by a reviewer right now
+    n_needs_review: int        # still to review, claimed or not
+    n_claimed: int             # of those, held by a reviewer right now
     n_reviewed: int
     n_auto_accepted: int
     auto_accept_rate: float | None    # share of scored clauses the policy accepted
@@ -141,7 +142,7 @@ class DashboardStats:
 
 
 def user_info(user: User) -> UserInfo:
-    return UserInfo(user.id, user.name, user.role)
+    return UserInfo(user.id, user.name, user.role, user.active)
 
 
 def review_info(review: Review) -> ReviewInfo:

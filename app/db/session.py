@@ -13,6 +13,7 @@ from app.config import get_settings
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 ALEMBIC_INI = Path(__file__).resolve().parent / "alembic.ini"
+_MIGRATION_LOCK = 0x1E0D0A  # any constant; names lexdora's migration lock among PostgreSQL advisory locks
 
 
 def make_engine(url: str) -> Engine:
@@ -56,6 +57,10 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Processes starting together on a fresh database would race to create the same tables;
+            # SQLite needs no such lock, its BEGIN IMMEDIATE already queues them.
+            connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_MIGRATION_LOCK})")
         config.attributes["connection"] = connection
         command.upgrade(config, revision)
 

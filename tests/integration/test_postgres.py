@@ -6,9 +6,12 @@ Example: LEXDORA_TEST_POSTGRES_URL=postgresql+psycopg://postgres@127.0.0.1:54329
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import threading
 import time
 import uuid
+from pathlib import Path
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -23,6 +26,7 @@ from app.db import Base, Clause, make_engine, session_factory, upgrade
 from app.services import UnitOfWork
 from tests.fakes import CONTRACT, UncertainScorer
 
+ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = os.environ.get("LEXDORA_TEST_POSTGRES_URL")
 pytestmark = pytest.mark.skipif(not BASE_URL, reason="set LEXDORA_TEST_POSTGRES_URL to run against PostgreSQL")
 
@@ -56,6 +60,21 @@ def test_upgrade_to_head_matches_the_models(pg_url):
     assert "clauses" in inspect(engine).get_table_names()
     with engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_processes_starting_together_migrate_once(pg_url):
+    # Processes, not threads: Alembic's migration context is global to a process.
+    code = "import sys; from app.db import make_engine, upgrade; upgrade(make_engine(sys.argv[1]))"
+    procs = [subprocess.Popen([sys.executable, "-c", code, pg_url], cwd=ROOT, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    try:
+        errors = [p.communicate(timeout=120)[1] for p in procs if p.wait(timeout=120)]
+    finally:
+        for p in procs:
+            p.kill()
+    assert errors == []
+    with make_engine(pg_url).connect() as conn:
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
 
 
 def _setup(n_reviewers: int):

@@ -28,8 +28,12 @@ CASES = {
     "capped at an amount": (
         ClauseFacts("capped", "12.1", "12 Liability > 12.1", "Aggregate liability shall not exceed $1,000,000.", 0),
         "capped at $1,000,000 (Liability), 12.1"),
-    "capped at fees paid": (
-        ClauseFacts("capped", "8", None, "Liability is limited to the fees paid in the preceding twelve months.", 0),
+    "capped at what the wording names": (
+        ClauseFacts("capped", "8", None, "Liability is limited to direct damages. In no event shall it exceed the "
+                    "fees paid in the preceding twelve months.", 0),
+        "capped at the fees paid in the preceding twelve months, 8"),
+    "capped at fees paid when no phrase names the measure": (
+        ClauseFacts("capped", "8", None, "Recovery is the fees paid by Customer, at most.", 0),
         "capped at fees paid, 8"),
     "redacted amount still counts": (
         ClauseFacts("cap_and_collar", "10", None, "No claim below [* * *]; in no event more than [***].", 0),
@@ -42,6 +46,10 @@ CASES = {
         ClauseFacts("exclusion", "7.2", "7 WARRANTY > 7.2", "Repair or replacement is the sole and exclusive "
                     "remedy.", 0),
         "sole remedy (Warranty), 7.2"),
+    "shouted enumerated subject reads quietly": (
+        ClauseFacts("uncapped", "17", None, "NEITHER PARTY EXCLUDES OR LIMITS ANY LIABILITY FOR: (I) DEATH OR "
+                    "PERSONAL INJURY; (II) FRAUD.", 0),
+        "uncapped for death or personal injury, 17"),
     "indemnity names its heading": (
         ClauseFacts("indemnity", "(a)", "11 Indemnification > (a)", "Supplier shall indemnify Customer.", 0),
         "indemnity (Indemnification), (a)"),

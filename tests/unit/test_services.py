@@ -192,6 +192,20 @@ def test_only_admins_register_users(uow, people):
         services.register_user("bob", "long-enough", "admin", actor_id=people["reviewer"].id, uow=uow())
 
 
+def test_a_disabled_user_cannot_log_in_or_act_and_keeps_their_history(uow, people, factory):
+    admin, rita = people["admin"], people["reviewer"]
+    with pytest.raises(services.InvalidInput, match="cannot disable your own account"):
+        services.set_user_active(admin.id, admin.id, False, uow=uow())
+    assert services.set_user_active(admin.id, rita.id, False, uow=uow()).active is False
+    with pytest.raises(services.AuthError, match="^Wrong user name or password.$"):
+        services.authenticate("rita", "rita-pass", uow=uow())
+    with pytest.raises(services.AuthError, match="log in again"):
+        services.claim_next_review(rita.id, uow=uow())
+    assert count(factory, User, User.name == "rita") == 1
+    services.set_user_active(admin.id, rita.id, True, uow=uow())
+    assert services.authenticate("rita", "rita-pass", uow=uow()) == rita
+
+
 # ---------------------------------------------------------------- upload
 
 def test_upload_stores_clauses_in_order_with_routed_predictions(uow, contract, factory, settings):
