@@ -1,0 +1,1 @@
+"""Streamlit pages: short scripts that call app.services and render what it returns."""

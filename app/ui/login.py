@@ -1,0 +1,20 @@
+"""Log in with a user name and password (accounts: `python -m app users add NAME --role ROLE`)."""
+import streamlit as st
+
+from app import services
+
+st.title("lexdora")
+st.caption("Liability and indemnity clauses of commercial contracts, sorted into buckets.")
+
+with st.form("login_form"):
+    username = st.text_input("User name", key="login_username")
+    password = st.text_input("Password", type="password", key="login_password")
+    submitted = st.form_submit_button("Log in", type="primary", key="login_submit")
+
+if submitted:
+    try:
+        st.session_state.user = services.authenticate(username, password)
+    except services.ServiceError as e:
+        st.error(str(e))
+    else:
+        st.rerun()

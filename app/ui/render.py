@@ -1,0 +1,86 @@
+"""Small rendering helpers shared by pages. Clause text is always shown as plain text, never as HTML."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import altair as alt
+import pandas as pd
+import streamlit as st
+
+from app.taxonomy import BY_ID, LABEL_IDS
+
+
+def label_name(label: str | None) -> str:
+    return BY_ID[label].display if label in BY_ID else "—"
+
+
+def _text_colour(hex_colour: str) -> str:
+    """Black or white, whichever reads better on `hex_colour` (WCAG relative luminance)."""
+    r, g, b = (int(hex_colour[i:i + 2], 16) / 255 for i in (1, 3, 5))
+    lin = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in (r, g, b)]
+    luminance = 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
+    return "#000000" if luminance > 0.179 else "#ffffff"
+
+
+def label_cell_style(display_name: str) -> str:
+    """CSS for a dataframe cell holding a label's display name: the bucket's colour from app.taxonomy."""
+    for label in BY_ID.values():
+        if label.display == display_name:
+            return f"background-color: {label.colour}; color: {_text_colour(label.colour)}"
+    return ""
+
+
+def probability_chart(probabilities: Mapping[str, float]) -> alt.Chart:
+    """Horizontal bars, one per label in taxonomy order, each in its bucket's colour."""
+    df = pd.DataFrame({"label": [label_name(i) for i in LABEL_IDS],
+                       "probability": [float(probabilities.get(i, 0.0)) for i in LABEL_IDS]})
+    names = [label_name(i) for i in LABEL_IDS]
+    colours = [BY_ID[i].colour for i in LABEL_IDS]
+    bars = alt.Chart(df).mark_bar().encode(
+        x=alt.X("probability:Q", scale=alt.Scale(domain=[0, 1]), title="probability"),
+        y=alt.Y("label:N", sort=names, title=None, axis=alt.Axis(labelOverlap=False, labelLimit=160)),
+        color=alt.Color("label:N", scale=alt.Scale(domain=names, range=colours), legend=None),
+        tooltip=["label", alt.Tooltip("probability:Q", format=".2f")],
+    )
+    text = bars.mark_text(align="left", dx=3).encode(text=alt.Text("probability:Q", format=".2f"),
+                                                      color=alt.value("#333333"))
+    return (bars + text).properties(height=7 * 26)
+
+
+def clause_heading(number: str | None, heading: str | None, page: int | None) -> str:
+    """'§ 12.3 Limitation of liability · page 7' as plain text (callers pass it to st.text or a caption)."""
+    parts = [f"§ {number}" if number else "", heading or "", f"page {page}" if page else ""]
+    return " · ".join(p for p in parts if p)
+
+
+def show_clause_text(text: str) -> None:
+    """The clause as plain text: st.text never interprets Markdown or HTML."""
+    st.text(text, width="stretch")
+
+
+_MARKDOWN_SPECIALS = set("\\`*_{}[]()<>#+-.!|:~$=")
+
+
+def escape_markdown(text: str) -> str:
+    """Backslash-escape every Markdown/Streamlit directive character (CommonMark allows it for all ASCII
+    punctuation), so user text in a caption or label renders literally."""
+    return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
+
+# Clause statuses of app.db.models.CLAUSE_STATUSES, as a lawyer reads them.
+STATUS_NAMES = {"auto_accepted": "auto-accepted", "needs_review": "waiting for review", "reviewed": "reviewed"}
+
+
+def percent(value: float | None) -> str:
+    return "—" if value is None else f"{value:.0%}"
+
+
+def reliability_chart(bins) -> alt.Chart:
+    """Confidence (x) against observed accuracy (y) per bin, with the diagonal of perfect calibration."""
+    df = pd.DataFrame([{"confidence": b.confidence, "accuracy": b.accuracy, "clauses": b.count} for b in bins])
+    diagonal = alt.Chart(pd.DataFrame({"x": [0.0, 1.0], "y": [0.0, 1.0]})).mark_line(
+        strokeDash=[4, 4], color="#999999").encode(x="x:Q", y="y:Q")
+    points = alt.Chart(df).mark_line(point=True).encode(
+        x=alt.X("confidence:Q", scale=alt.Scale(domain=[0, 1]), title="model confidence"),
+        y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="kept by reviewers"),
+        tooltip=["confidence", "accuracy", "clauses"])
+    return (diagonal + points).properties(height=300)

@@ -1,0 +1,25 @@
+"""Entry point of the browser app: login, then the pages the user's role may see.
+
+Run with `streamlit run streamlit_app.py`; every page lives in app/ui/ and talks to app.services only.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from app import services
+from app.ui.session import current_user, log_out, pages_for
+
+st.set_page_config(page_title="lexdora", page_icon=":material/balance:", layout="wide")
+
+user = current_user()
+if user is None:
+    page = st.navigation([st.Page("app/ui/login.py", title="Log in", icon=":material/login:")], position="hidden")
+else:
+    page = st.navigation(pages_for(user.role))
+    with st.sidebar:
+        st.caption(f"Signed in as **{user.name}** ({user.role})")
+        st.button("Log out", key="logout", on_click=log_out, icon=":material/logout:")
+try:
+    page.run()
+except services.ServiceError as e:  # a user-caused error: its message is written to be shown as-is
+    st.error(str(e))

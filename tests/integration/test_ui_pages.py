@@ -1,0 +1,233 @@
+"""Streamlit AppTest: every page runs, and page tests drive widgets by key against the real services.
+
+Real temp SQLite (settings by env), real ingestion of the sample contracts; the scorer is a deterministic
+fake injected into services.upload_contract, since the model is not what these tests are about.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from app import services
+from app.config import get_settings
+from app.taxonomy import LABEL_IDS
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.integration
+APP = str(ROOT / "streamlit_app.py")
+PAGES = ("upload", "review", "contracts", "dashboard", "models", "users")
+PASSWORD = "correct-horse"
+SAMPLE = ROOT / "samples" / "paxmedica-master-service-agreement.txt"
+
+
+class KeywordScorer:
+    """Deterministic probabilities: liability wording is a near miss (carve_out vs uncapped), the rest 'none'."""
+
+    version_name = "default"
+
+    def predict_proba(self, texts: list[str]) -> np.ndarray:
+        rows = []
+        for text in texts:
+            p = dict.fromkeys(LABEL_IDS, 0.005)
+            if "liab" in text.lower():
+                p.update(carve_out=0.50, uncapped=0.47)
+            else:
+                p["none"] = 0.97
+            rows.append([p[label] for label in LABEL_IDS])
+        return np.array(rows) / np.array(rows).sum(axis=1, keepdims=True)
+
+
+@pytest.fixture
+def env(tmp_path, monkeypatch):
+    """A fresh database, upload folder and registry (a default version with metrics and a PNG)."""
+    default = tmp_path / "default"
+    (default / "eval").mkdir(parents=True)
+    (default / "card.json").write_text(json.dumps({"version": "default", "method": "dora", "base_model": "tiny",
+                                                   "metrics": {"macro_f1": 0.71, "ece": 0.04}}))
+    _png(default / "eval" / "reliability.png")
+    for key, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'lexdora.db'}", "UPLOAD_DIR": tmp_path / "uploads",
+                       "REGISTRY_DIR": tmp_path / "registry", "DEFAULT_MODEL_DIR": default}.items():
+        monkeypatch.setenv(f"LEXDORA_{key}", str(value))
+    monkeypatch.delenv("LEXDORA_POLICY_FILE", raising=False)
+    get_settings.cache_clear()
+    monkeypatch.setattr(services, "upload_contract",
+                        functools.partial(services.upload_contract, scorer_factory=KeywordScorer))
+    users = {role: services.register_user(role, PASSWORD, role) for role in ("lawyer", "reviewer", "admin")}
+    yield users
+    get_settings.cache_clear()
+
+
+def _png(path) -> None:
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(2, 2))
+    ax.plot([0, 1], [0, 1])
+    fig.savefig(path)
+    plt.close(fig)
+
+
+@pytest.fixture
+def contract(env) -> int:
+    return services.upload_contract(env["lawyer"].id, SAMPLE.name, SAMPLE.read_bytes()).contract_id
+
+
+def app_as(user, page: str | None = None) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    at.session_state["user"] = user
+    at.run()
+    if page:
+        at.switch_page(f"app/ui/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_runs_for_an_admin(env, contract, page):
+    at = app_as(env["admin"], page)
+    assert at.title
+
+
+def test_logging_in_with_a_wrong_password_says_so_and_stays_logged_out(env):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_username").input("lawyer")
+    at.text_input(key="login_password").input("wrong-password")
+    at.button(key="login_submit").click().run()
+    assert [e.value for e in at.error] == ["Wrong user name or password."]
+    assert "user" not in at.session_state
+
+
+def test_logging_in_opens_the_first_page_of_the_role(env):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_username").input("reviewer")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="login_submit").click().run()
+    assert at.session_state["user"].role == "reviewer"
+    assert [t.value for t in at.title] == ["Review queue"]
+
+
+@pytest.mark.parametrize("role, allowed", [
+    ("lawyer", {"upload", "contracts"}),
+    ("reviewer", {"review", "contracts"}),
+    ("admin", set(PAGES)),
+])
+def test_each_role_sees_only_its_pages(env, role, allowed):
+    at = app_as(env[role])
+    for page in PAGES:
+        if page in allowed:
+            at.switch_page(f"app/ui/{page}.py").run()
+            assert not at.exception, (page, [e.value for e in at.exception])
+        else:
+            with pytest.raises(ValueError, match="Could not find a navigation page"):
+                at.switch_page(f"app/ui/{page}.py")
+
+
+def test_upload_of_several_files_reports_each_and_recognises_the_duplicate(env):
+    at = app_as(env["lawyer"], "upload")
+    data = SAMPLE.read_bytes()
+    at.file_uploader(key="upload_files").set_value([
+        (SAMPLE.name, data, "text/plain"),
+        ("copy.txt", data, "text/plain"),
+        ("broken.pdf", b"%PDF-1.4 this is not really a pdf", "application/pdf"),
+    ])
+    at.run()
+    at.button(key="upload_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    results = {r["file"]: r["result"] for r in at.session_state["upload_results"]}
+    assert "sent to review" in results[SAMPLE.name]
+    assert results["copy.txt"] == f"already uploaded as {SAMPLE.name}; nothing scored again"
+    assert results["broken.pdf"].startswith("broken.pdf: ")
+    labels = [s.label for s in at.status]
+    assert any(label.startswith("broken.pdf: ") for label in labels)
+    assert len(services.list_contracts(env["lawyer"].id)) == 1
+
+
+def test_contract_view_shows_exposure_and_filters_by_decision(env, contract):
+    at = app_as(env["lawyer"], "contracts")
+    detail = services.get_contract(env["lawyer"].id, contract)
+    table = at.dataframe[0].value
+    assert list(table["number"]) == [c.number or "" for c in detail.clauses]
+    assert {"heading", "page", "bucket", "probability", "decision"} <= set(table.columns)
+    exposure = "\n".join(t.value for t in at.text)
+    assert detail.exposure and all(item.line in exposure for item in detail.exposure)
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Cap with carve-out"] == str(detail.contract.label_counts.get("carve_out", 0))
+
+    at.multiselect(key="filter_decisions").set_value(["needs_review"]).run()
+    shown = at.dataframe[0].value
+    assert 0 < len(shown) < len(detail.clauses)
+    assert set(shown["decision"]) == {"waiting for review"}
+
+
+def test_reviewer_corrects_a_clause_and_the_next_one_loads_at_once(env, contract):
+    at = app_as(env["reviewer"], "review")
+    first = at.session_state["review_item"].clause
+    assert first.rule == "near_miss"
+    at.button(key="pick_uncapped").click().run()
+    at.text_input(key="review_comment").input("carve-out names no claims").run()
+    at.button(key="review_confirm").click().run()
+    assert not at.exception
+    nxt = at.session_state["review_item"]
+    assert nxt is not None and nxt.clause.id != first.id
+    rows = list(csv.DictReader(io.StringIO(services.export_labels(env["reviewer"].id, "csv").decode())))
+    row = next(r for r in rows if int(r["clause_id"]) == first.id)
+    assert (row["label"], row["previous_label"], row["comment"]) == ("uncapped", "carve_out",
+                                                                   "carve-out names no claims")
+
+
+def test_skip_gives_the_clause_back_and_shows_another(env, contract):
+    at = app_as(env["reviewer"], "review")
+    first = at.session_state["review_item"].clause.id
+    at.button(key="review_skip").click().run()
+    assert at.session_state["review_item"].clause.id != first
+    other = services.claim_next_review(env["admin"].id)
+    assert other is not None  # the skipped clause is back in the queue for others
+
+
+def test_dashboard_shows_queue_and_model_metrics(env, contract):
+    at = app_as(env["admin"], "dashboard")
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Contracts"] == "1"
+    assert int(metrics["Waiting for review"]) > 0
+    tables = [df.value for df in at.dataframe]
+    model_metrics = next(t for t in tables if "metric" in t.columns)
+    assert dict(zip(model_metrics["metric"], model_metrics["value"])) == {"macro_f1": "0.71", "ece": "0.04"}
+    assert at.image[0].captions == ["Reliability diagram from the version's evaluation (test clauses)"]
+
+
+def test_admin_adds_a_user_who_can_then_log_in(env):
+    at = app_as(env["admin"], "users")
+    at.text_input(key="new_username").input("rita")
+    at.text_input(key="new_password").input("rita-password")
+    at.selectbox(key="new_role").select("reviewer")
+    at.button(key="new_user_submit").click().run()
+    assert [s.value for s in at.success] == ["rita can now log in as reviewer."]
+    assert services.authenticate("rita", "rita-password").role == "reviewer"
+
+
+def test_a_too_short_password_is_refused_with_the_services_message(env):
+    at = app_as(env["admin"], "users")
+    at.text_input(key="new_username").input("bob")
+    at.text_input(key="new_password").input("short")
+    at.button(key="new_user_submit").click().run()
+    assert [e.value for e in at.error] == ["A password needs at least 8 characters."]
+
+
+def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env, monkeypatch):
+    # The registry's default version has a card but no weights: loading it fails.
+    monkeypatch.setattr(services, "upload_contract", services.upload_contract.func)
+    at = app_as(env["lawyer"], "upload")
+    at.file_uploader(key="upload_files").set_value([(SAMPLE.name, SAMPLE.read_bytes(), "text/plain")])
+    at.run()
+    at.button(key="upload_submit").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    [result] = at.session_state["upload_results"]
+    assert result["result"].startswith(f"{SAMPLE.name}: The model cannot score contracts right now: ")
+    assert services.list_contracts(env["lawyer"].id) == []
