@@ -53,6 +53,13 @@ class BatchReport:
     clauses: int = 0
     failures: list[ContractFailure] = field(default_factory=list)
 
+    def fail(self, path: Path, message: str) -> None:
+        """Record a contract that could not be scored and say so at once, above the progress bar."""
+        # Ingestion's messages already start with the file name; the full path replaces it.
+        message = message.removeprefix(f"{path.name}: ")
+        self.failures.append(ContractFailure(path, message))
+        tqdm.write(f"failed: {path}: {message}", file=sys.stderr)
+
 
 def find_contracts(paths: Iterable[Path]) -> list[Path]:
     """Files named explicitly, plus contract files found recursively under folders; sorted, no repeats."""
@@ -292,8 +299,7 @@ def score_files(files: list[Path], scorer: ClauseScorer, writer: ClauseWriter,
                 pending.append(pool.submit(_read_and_ingest, files[i + 1], frozenset(done)))
             bar.update(1)
             if item.error is not None:
-                report.failures.append(ContractFailure(item.path, item.error))
-                tqdm.write(f"failed: {item.path}: {item.error}", file=sys.stderr)
+                report.fail(item.path, item.error)
                 continue
             if item.clauses is None or item.sha256 in done:
                 report.skipped += 1
@@ -303,12 +309,10 @@ def score_files(files: list[Path], scorer: ClauseScorer, writer: ClauseWriter,
                 if store is not None:
                     store(item, rows)
             except BatchError as e:
-                report.failures.append(ContractFailure(item.path, str(e)))
-                tqdm.write(f"failed: {item.path}: {e}", file=sys.stderr)
+                report.fail(item.path, str(e))
                 continue
             except Exception as e:  # noqa: BLE001 - one contract's crash must not stop the batch
-                report.failures.append(ContractFailure(item.path, f"{type(e).__name__}: {e}"))
-                tqdm.write(f"failed: {item.path}: {type(e).__name__}: {e}", file=sys.stderr)
+                report.fail(item.path, f"{type(e).__name__}: {e}")
                 continue
             writer.write_contract(rows)
             completed[item.sha256] = rows
@@ -322,9 +326,12 @@ def score_files(files: list[Path], scorer: ClauseScorer, writer: ClauseWriter,
 
 @cli.command()
 def score(
-    paths: list[Path] = typer.Argument(..., help="Contract files (PDF, DOCX, TXT, HTML) or folders, searched recursively."),
-    output: Path = typer.Option(..., "--output", "-o", help="Per-clause results: FILE.jsonl or FILE.csv; also the resume log."),
-    summary: Path | None = typer.Option(None, "--summary", help="CSV with one row per contract (has_cap, has_uncapped, counts)."),
+    paths: list[Path] = typer.Argument(
+        ..., help="Contract files (PDF, DOCX, TXT, HTML) or folders, searched recursively."),
+    output: Path = typer.Option(
+        ..., "--output", "-o", help="Per-clause results: FILE.jsonl or FILE.csv; also the resume log."),
+    summary: Path | None = typer.Option(
+        None, "--summary", help="CSV with one row per contract (has_cap, has_uncapped, counts)."),
     model: str | None = typer.Option(None, "--model", help="Model version to use; default: the active one."),
     db: bool = typer.Option(False, "--db", help="Also store each contract and its predictions for review in the app."),
     uploader: str = typer.Option("batch", "--uploader", help="With --db: the user recorded as uploader."),
@@ -345,9 +352,8 @@ def score(
     if summary is not None:
         write_summary(summary, summarise(completed.values()))
     typer.echo(f"{report.scored} contracts scored ({report.clauses} clauses), {report.skipped} already done, "
-               f"{len(report.failures)} failed; results in {output}", err=True)
-    for failure in report.failures:
-        typer.echo(f"failed: {failure.path}: {failure.message}", err=True)
+               f"{len(report.failures)} failed{' (listed above)' if report.failures else ''}; results in {output}",
+               err=True)
     if report.failures:
         raise typer.Exit(1)
 

@@ -9,14 +9,13 @@ lexdora installed on every node, and the contract paths readable from every node
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from tqdm import tqdm
 
-from app.batch import BatchError, BatchReport, ClauseScorer, ClauseWriter, ContractFailure, _Ingested, _read_and_ingest
+from app.batch import BatchError, BatchReport, ClauseScorer, ClauseWriter, _Ingested, _read_and_ingest
 from app.taxonomy import LABEL_IDS
 
 # Every row leaving ingestion has these columns, so Ray Data sees one schema: clause rows carry a
@@ -111,8 +110,7 @@ def score_files_ray(files: list[Path], version: str, writer: ClauseWriter, compl
     for row in ds.iter_rows():
         path = names[row["path"]]
         if row["status"] == "failed":
-            report.failures.append(ContractFailure(path, row["error"]))
-            tqdm.write(f"failed: {path}: {row['error']}", file=sys.stderr)
+            report.fail(path, row["error"])
             bar.update(1)
             continue
         if row["status"] == "skipped":
@@ -133,10 +131,10 @@ def score_files_ray(files: list[Path], version: str, writer: ClauseWriter, compl
             try:
                 store(_Ingested(path, row["sha256"], data=path.read_bytes()), rows)
             except BatchError as e:
-                report.failures.append(ContractFailure(path, str(e)))
+                report.fail(path, str(e))
                 continue
             except Exception as e:  # noqa: BLE001 - one contract's crash must not stop the batch
-                report.failures.append(ContractFailure(path, f"{type(e).__name__}: {e}"))
+                report.fail(path, f"{type(e).__name__}: {e}")
                 continue
         writer.write_contract(rows)
         completed[row["sha256"]] = rows

@@ -52,7 +52,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.score_throughput", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="model version (default: the active one)")
     parser.add_argument("--fresh-adapter", metavar="BASE",
-                        help="instead of --model, time a fresh DoRA adapter on this base (e.g. embedded:SmolLM2-135M-Instruct)")
+                        help="instead of --model, time a fresh DoRA adapter on this base "
+                             "(e.g. embedded:SmolLM2-135M-Instruct)")
     parser.add_argument("--limit", type=int, default=24, help="contracts to score, spread over the list; 0 = all")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds")
     parser.add_argument("--json", type=Path, help="also write the figures here")

@@ -126,13 +126,16 @@ def describe(plan: RetrainPlan) -> str:
 def score(version: str, rows: list[dict], registry: Registry) -> dict:
     """Metrics of `version` on `rows` (text, label), as training reports them."""
     from app.classifier import Classifier
+    from training.evaluate import version_logits
     from training.train import classification_metrics
 
     if not rows:
         return {}
     clf = Classifier.load(version, registry=registry)
-    probs = clf.predict_proba([r["text"] for r in rows])
-    return classification_metrics(np.array([LABEL2ID[r["label"]] for r in rows]), probs.argmax(axis=1))
+    # Calibration divides the logits by one temperature: the argmax, and so these metrics, do not change.
+    # version_logits reuses what calibrate and evaluate already computed on the same test clauses.
+    logits = version_logits(clf, [r["text"] for r in rows])
+    return classification_metrics(np.array([LABEL2ID[r["label"]] for r in rows]), logits.argmax(axis=1))
 
 
 def gate(parent: dict, candidate: dict, max_drop: float = MAX_MACRO_F1_DROP) -> GateDecision:

@@ -36,11 +36,31 @@ ACME = """SUPPLY AGREEMENT
 """
 
 
+def _small_shared(root, cuad_dir):
+    """A shared folder holding the real clause files of 40 contracts (and some synthetic clauses).
+
+    Training, calibration and evaluation all read the shared folder of the settings, so the whole
+    retrain runs on this slice of real data in the time a test can take.
+    """
+    labeled = [json.loads(line) for line in (cuad_dir / "clauses_labeled.jsonl").open()]
+    keep = set(list(dict.fromkeys(r["contract"] for r in labeled))[:40])
+    others = [json.loads(line) for line in (cuad_dir / "clauses_other_categories.jsonl").open()]
+    synthetic = [json.loads(line) for line in (cuad_dir.parent / "synthetic" / "clauses_synthetic.jsonl").open()]
+    files = {"data/cuad/clauses_labeled.jsonl": [r for r in labeled if r["contract"] in keep],
+             "data/cuad/clauses_other_categories.jsonl": [r for r in others if r["contract"] in keep],
+             "data/synthetic/clauses_synthetic.jsonl": synthetic[::8]}
+    for name, rows in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return root
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory, tiny_model_dir, cuad_dir):
     """Settings pointing at a fresh registry and database, and a parent version trained on real data."""
     tmp = tmp_path_factory.mktemp("retrain")
     mp = pytest.MonkeyPatch()
+    mp.setenv("LEXDORA_SHARED_DIR", str(_small_shared(tmp / "shared", cuad_dir)))
     mp.setenv("LEXDORA_REGISTRY_DIR", str(tmp / "registry"))
     mp.setenv("LEXDORA_DEFAULT_MODEL_DIR", str(tmp / "no-default"))
     mp.setenv("LEXDORA_DATABASE_URL", f"sqlite:///{tmp / 'lexdora.db'}")
@@ -48,8 +68,8 @@ def world(tmp_path_factory, tiny_model_dir, cuad_dir):
     mp.setenv("LEXDORA_DEVICE", "cpu")
     get_settings.cache_clear()
     config = TrainConfig(base_model=str(tiny_model_dir), method="dora", r=4, alpha=8, learning_rate=5e-3,
-                         max_steps=40, batch_size=16, eval_batch_size=64, max_length=64, logging_steps=20,
-                         data=DataConfig(none_ratio=0.3))
+                         max_steps=30, batch_size=16, eval_batch_size=64, max_length=64, logging_steps=10,
+                         data=DataConfig(none_ratio=0.5, val_fraction=0.2, test_fraction=0.2))
     registry = Registry()
     parent = train(config, run_dir=tmp / "run-parent", registry=registry, log=lambda *_: None).version
     registry.activate(parent.name)
