@@ -24,3 +24,4 @@ from app.ingest import cli as _ingest_cli  # noqa: E402,F401  (registers `ingest
 from app import classify_cli  # noqa: E402,F401  (registers `classify`)
 from app import cli_users  # noqa: E402,F401  (registers `users`)
 from app import demo  # noqa: E402,F401  (registers `demo`)
+from app import batch  # noqa: E402,F401  (registers `score`)

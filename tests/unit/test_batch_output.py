@@ -1,0 +1,104 @@
+"""Batch scoring's output file: writing, resuming after a kill, the per-contract summary."""
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+
+from app.batch import (BatchError, ClauseWriter, find_contracts, load_completed, read_rows, summarise,
+                       write_summary)
+from app.taxonomy import LABEL_IDS
+
+
+def _rows(contract: str, sha: str, labels: list[str], decisions: list[str] | None = None,
+          model: str = "v1") -> list[dict]:
+    decisions = decisions or ["auto_accept"] * len(labels)
+    return [{"contract": contract, "sha256": sha, "model_version": model, "n_clauses": len(labels), "index": i,
+             "number": f"{i + 1}.", "heading": "LIABILITY", "page": 1, "text": f"clause {i}, with \"quotes\"\nand lines",
+             "label": label, "probabilities": {lab: (0.94 if lab == label else 0.01) for lab in LABEL_IDS},
+             "decision": decision, "reason": "why"} for i, (label, decision) in enumerate(zip(labels, decisions))]
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_rows_written_per_contract_read_back_unchanged(tmp_path, suffix):
+    out = tmp_path / f"scores{suffix}"
+    a, b = _rows("a.pdf", "sha-a", ["capped", "none"]), _rows("b.txt", "sha-b", ["uncapped"])
+    with ClauseWriter(out) as writer:
+        writer.write_contract(a)
+    with ClauseWriter(out) as writer:  # a second run appends without a second CSV header
+        writer.write_contract(b)
+    assert list(read_rows(out)) == a + b
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_resume_drops_a_contract_cut_short_and_keeps_complete_ones(tmp_path, suffix):
+    out = tmp_path / f"scores{suffix}"
+    a, b = _rows("a.pdf", "sha-a", ["capped", "none"]), _rows("b.txt", "sha-b", ["uncapped", "none", "none"])
+    with ClauseWriter(out) as writer:
+        writer.write_contract(a)
+        writer.write_contract(b[:2])  # killed after two of three rows
+    with out.open("a") as f:
+        f.write('{"contract": "b.txt", "sha2')  # and in the middle of a line
+    completed = load_completed(out, "v1")
+    assert set(completed) == {"sha-a"}
+    assert list(read_rows(out)) == a  # the file itself no longer holds the partial contract
+    with ClauseWriter(out) as writer:
+        writer.write_contract(b)
+    assert set(load_completed(out, "v1")) == {"sha-a", "sha-b"}
+
+
+def test_resume_refuses_an_output_scored_by_another_model_version(tmp_path):
+    out = tmp_path / "scores.jsonl"
+    with ClauseWriter(out) as writer:
+        writer.write_contract(_rows("a.pdf", "sha-a", ["capped"], model="v1"))
+    with pytest.raises(BatchError, match="model version 'v1', not 'v2'"):
+        load_completed(out, "v2")
+
+
+def test_output_must_be_jsonl_or_csv(tmp_path):
+    with pytest.raises(BatchError, match=r"\.jsonl or \.csv"):
+        ClauseWriter(tmp_path / "scores.xlsx")
+
+
+def test_find_contracts_walks_folders_recursively_and_keeps_named_files(tmp_path):
+    (tmp_path / "deep" / "er").mkdir(parents=True)
+    for name in ("a.pdf", "deep/b.DOCX", "deep/er/c.html", "deep/notes.md", "deep/.hidden.txt"):
+        (tmp_path / name).write_text("x")
+    named = tmp_path / "odd.bin"
+    named.write_text("x")
+    found = find_contracts([tmp_path, named, tmp_path / "a.pdf"])
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == ["a.pdf", "deep/b.DOCX", "deep/er/c.html", "odd.bin"]
+    with pytest.raises(BatchError, match="no such file"):
+        find_contracts([tmp_path / "missing"])
+
+
+def test_summary_answers_cuad_questions_by_the_taxonomy_mapping(tmp_path):
+    contracts = [
+        _rows("carve.pdf", "1", ["carve_out", "none"], ["review", "auto_accept"]),  # cap and uncapped
+        _rows("excl.pdf", "2", ["exclusion", "indemnity", "indemnity"]),            # cap only
+        _rows("unc.pdf", "3", ["uncapped"], ["review"]),                            # uncapped only
+        _rows("plain.pdf", "4", ["none", "indemnity"]),                             # neither
+    ]
+    summary = summarise(contracts)
+    assert [(s["contract"], s["has_cap"], s["has_uncapped"]) for s in summary] == [
+        ("carve.pdf", "true", "true"), ("excl.pdf", "true", "false"),
+        ("unc.pdf", "false", "true"), ("plain.pdf", "false", "false")]
+    assert summary[1]["indemnity"] == 2 and summary[1]["exclusion"] == 1 and summary[1]["capped"] == 0
+    assert [s["n_review"] for s in summary] == [1, 0, 1, 0]
+    out = tmp_path / "summary.csv"
+    write_summary(out, summary)
+    with out.open() as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0]) == ["contract", "has_cap", "has_uncapped", "carve_out", "cap_and_collar", "capped",
+                             "uncapped", "exclusion", "indemnity", "none", "n_clauses", "n_review"]
+    assert rows[0]["carve_out"] == "1"
+
+
+def test_jsonl_rows_carry_every_clause_field(tmp_path):
+    out = tmp_path / "scores.jsonl"
+    with ClauseWriter(out) as writer:
+        writer.write_contract(_rows("a.pdf", "sha-a", ["capped"]))
+    row = json.loads(out.read_text())
+    for field in ("contract", "number", "heading", "page", "text", "label", "probabilities", "decision", "reason"):
+        assert field in row
