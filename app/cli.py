@@ -23,3 +23,4 @@ def main() -> None:
 from app import classify_cli  # noqa: E402,F401  (registers `classify`)
 from app import cli_users  # noqa: E402,F401  (registers `users`)
 from app import demo  # noqa: E402,F401  (registers `demo`)
+from app.ingest import cli as _ingest_cli  # noqa: E402,F401  (registers `ingest`)

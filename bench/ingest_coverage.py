@@ -69,6 +69,21 @@ def span_share(span: str, doc_words: list[str], doc_clause: list[int], grams: di
     return max(per_clause.values(), default=0) / len(words)
 
 
+def span_shares(document, clauses, spans: list[str]) -> list[float | None]:
+    """For each span, the largest share of its words inside one clause (None: not found in the text)."""
+    tokens = _tokens(document.text)
+    doc_words = [w for w, _ in tokens]
+    starts = [c.start for c in clauses]
+    doc_clause = []
+    for _, off in tokens:
+        i = bisect.bisect_right(starts, off) - 1
+        doc_clause.append(i if i >= 0 and off < clauses[i].end else -1)
+    grams: dict = defaultdict(list)
+    for i in range(len(doc_words) - ANCHOR + 1):
+        grams[tuple(doc_words[i:i + ANCHOR])].append(i)
+    return [span_share(span, doc_words, doc_clause, grams) for span in spans]
+
+
 def evaluate(route: str, cuad: Path, limit: int | None, show: int) -> dict:
     spans = load_spans(cuad)
     folder = cuad / ("contracts_txt" if route == "txt" else "contracts_pdf")
@@ -88,18 +103,7 @@ def evaluate(route: str, cuad: Path, limit: int | None, show: int) -> dict:
         contract_spans = spans.get(path.stem, [])
         if not contract_spans:
             continue
-        tokens = _tokens(document.text)
-        doc_words = [w for w, _ in tokens]
-        starts = [c.start for c in clauses]
-        doc_clause = []
-        for _, off in tokens:
-            i = bisect.bisect_right(starts, off) - 1
-            doc_clause.append(i if i >= 0 and off < clauses[i].end else -1)
-        grams: dict = defaultdict(list)
-        for i in range(len(doc_words) - ANCHOR + 1):
-            grams[tuple(doc_words[i:i + ANCHOR])].append(i)
-        for span in contract_spans:
-            share = span_share(span, doc_words, doc_clause, grams)
+        for span, share in zip(contract_spans, span_shares(document, clauses, contract_spans)):
             total += 1
             if share is None:
                 missing += 1

@@ -2,8 +2,8 @@
 
 PDF text layers and old EDGAR text exhibits break lines where the page ran out, not where the
 author ended a thought; downstream segmentation needs paragraphs. No maintained library does this
-for plain line lists (pdfplumber/pdfminer re-do layout analysis from glyphs, at 10x the cost), so
-the rules are ours and kept small.
+for plain line lists (pdfminer-based tools redo layout analysis from glyph positions instead of
+using PDFium's fast text), so the rules are ours and kept small.
 """
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ NUMBERED_LINE = re.compile(
     )""",
     re.VERBOSE,
 )
-_PAGE_NUMBER = re.compile(
-    r"^[\s\-–—]*(?:page\s*)?(?:\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d{1,4})?[\s\-–—]*$"
+PAGE_NUMBER = re.compile(
+    r"^[\s\-–—]*(?:page\s*)?(?:\d{1,4}|[ivxlc]{1,4})(?:\s*(?:of|/)\s*\d{1,4})?[\s\-–—]*$"
     r"|^(?:\d{1,4}\s+){1,2}\d{1,4}$",  # "2 3": a page's footer number glued to the next one's header
     re.IGNORECASE,
 )
 _DIGITS = re.compile(r"\d+")
 _SPACES = re.compile(r"\s+")
-_SENTENCE_END = re.compile(r"[.:;!?][\"'”’)\]]*$")
+SENTENCE_END = re.compile(r"[.:;!?][\"'”’)\]]*$")
 # Prefixes whose hyphen is part of the word ("non-exclusive"), not a line-end hyphenation.
 _KEEP_HYPHEN = {"non", "co", "sub", "pre", "re", "anti", "multi", "self", "third", "cross", "well",
                 "post", "inter", "intra", "over", "under", "semi", "quasi", "pro", "ex"}
@@ -62,22 +62,25 @@ def strip_running_lines(pages: list[list[str]]) -> list[list[str]]:
                 line = keep[i]
                 if line is None or not line.strip():
                     continue
-                if _edge_key(line) in running or _PAGE_NUMBER.match(line):
+                if _edge_key(line) in running or PAGE_NUMBER.match(line):
                     keep[i] = None
         out.append([x for x in keep if x is not None])
     return out
 
 
-def _is_heading(line: str) -> bool:
-    letters = [c for c in line if c.isalpha()]
-    return bool(letters) and len(line.split()) <= 12 and all(c.isupper() for c in letters)
+def is_heading(line: str) -> bool:
+    """A short line in capitals: "LIMITATION OF LIABILITY", "BACKGROUND"."""
+    # str.isupper() is True when every cased character is upper case and there is at least one.
+    return len(line) <= 150 and len(line.split()) <= 12 and line.isupper()
 
 
-def _join(prev: str, line: str) -> tuple[str, str]:
+def join_lines(prev: str, line: str) -> tuple[str, str]:
     """How `line` continues `prev`: returns (prev without its soft hyphen, separator)."""
     if prev.endswith(_SOFT_HYPHENS):
-        return prev[:-1], ""
-    if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha() and line[:1].islower():
+        prev = prev[:-1] + "-"
+    if prev.endswith("-") and len(prev) > 1 and prev[-2].isalpha():
+        if not line[:1].islower():
+            return prev, ""  # "VRRM-" + "MFP": a real hyphen that fell at the line end
         word = re.split(r"\W", prev[:-1])[-1].lower()
         return (prev, "") if word in _KEEP_HYPHEN else (prev[:-1], "")
     return prev, " "
@@ -104,20 +107,21 @@ def reflow(lines: list[str], full_width: int | None = None) -> list[str]:
                 paragraphs.append(current)
             current, prev_line = "", ""
             continue
-        new_paragraph = (
+        new_paragraph = not prev_line.endswith(_SOFT_HYPHENS) and (
             not current
             # A number opens a unit only after a finished line: "... set forth in Section\n12.3 hereof" goes on.
             or (NUMBERED_LINE.match(line) is not None
-                and (_SENTENCE_END.search(prev_line) is not None or len(prev_line) < short))
-            or _is_heading(line) or _is_heading(prev_line)
-            or (_SENTENCE_END.search(prev_line) is not None and len(prev_line) < short)
+                and (SENTENCE_END.search(prev_line) is not None or len(prev_line) < short))
+            # A heading is a short line in capitals; a full line in capitals is shouted body text.
+            or (is_heading(line) and len(line) < short) or (is_heading(prev_line) and len(prev_line) < short)
+            or (SENTENCE_END.search(prev_line) is not None and len(prev_line) < short)
         )
         if new_paragraph:
             if current:
                 paragraphs.append(current)
             current = line
         else:
-            current, sep = _join(current, line)
+            current, sep = join_lines(current, line)
             current = current + sep + line
         prev_line = line
     if current:

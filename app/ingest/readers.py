@@ -1,19 +1,21 @@
 """Bytes -> Document, one reader per format; the format comes from the bytes, never the file name.
 
 Every way a file can be unreadable ends in IngestError with a message a lawyer can act on.
-PDF text comes from pypdfium2 (Apache-2.0/BSD): on the 40 CUAD PDFs it extracts about 7x faster
-than pypdf (see bench/ingest_speed.py); PyMuPDF is AGPL and so out.
+PDF text comes from pypdfium2 (Apache-2.0/BSD): on the 40 CUAD PDFs it extracts about 8x faster
+than pypdf (bench/ingest_speed.py prints both); PyMuPDF is AGPL and so out.
 """
 from __future__ import annotations
 
 import hashlib
 import io
 import re
+import threading
 import unicodedata
 import zipfile
 
 from app.ingest.document import Document, IngestError
-from app.ingest.layout import looks_hard_wrapped, reflow, strip_running_lines
+from app.ingest.layout import (NUMBERED_LINE, PAGE_NUMBER, SENTENCE_END, is_heading, join_lines,
+                                looks_hard_wrapped, reflow, strip_running_lines)
 
 MB = 1024 * 1024
 PARAGRAPH_BREAK = "\n\n"
@@ -48,7 +50,7 @@ def detect_format(data: bytes) -> str:
         return "docx"
     for magic, why in _MAGIC_REFUSALS:
         if head.startswith(magic):
-            return _refuse(why + (_IMAGE_HINT if "image" in why else ""))
+            raise IngestError(why + (_IMAGE_HINT if "image" in why else ""))
     probe = head.lstrip(b"\xef\xbb\xbf \t\r\n")
     if probe.startswith(b"<") and _HTML_START.search(head):
         return "html"
@@ -56,10 +58,6 @@ def detect_format(data: bytes) -> str:
         text = head.decode("utf-16", errors="ignore").lstrip().lower()
         return "html" if text.startswith(("<!doctype html", "<html")) else "txt"
     return "txt"
-
-
-def _refuse(message: str):
-    raise IngestError(message)
 
 
 def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Document:
@@ -70,7 +68,7 @@ def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Do
     if not data:
         raise IngestError(f"{name}: the file is empty (0 bytes); upload the contract again")
     if len(data) > max_bytes:
-        raise IngestError(f"{name}: the file is {len(data) / MB:.1f} MB, over the {max_bytes / MB:.0f} MB limit; "
+        raise IngestError(f"{name}: the file is {len(data) / MB:.1f} MB, over the {max_bytes / MB:g} MB limit; "
                           "split it or raise LEXDORA_MAX_UPLOAD_MB")
     try:
         fmt = detect_format(data)
@@ -85,8 +83,17 @@ def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Do
 
 # --- PDF ---------------------------------------------------------------------------------------
 
+# PDFium is not thread-safe (pypdfium2 docs); Streamlit serves each browser session from its own thread.
+_PDFIUM_LOCK = threading.Lock()
+
+
 def pdf_page_lines(data: bytes) -> list[list[str]]:
     """Raw text lines of each page, straight from PDFium."""
+    with _PDFIUM_LOCK:
+        return _pdf_page_lines(data)
+
+
+def _pdf_page_lines(data: bytes) -> list[list[str]]:
     import pypdfium2 as pdfium
     import pypdfium2.raw as pdfium_c
 
@@ -116,6 +123,9 @@ def pdf_page_lines(data: bytes) -> list[list[str]]:
                                   "export the PDF again and re-upload") from None
             finally:
                 page.close()
+            # PDFium marks a hyphen at a line end with U+FFFE and drops the line break; put it back so
+            # a footer glued to the page's last word is seen as its own line.
+            raw = raw.replace("\ufffe", "\ufffe\n")
             pages.append(raw.replace("\r\n", "\n").replace("\r", "\n").split("\n"))
         return pages
     finally:
@@ -128,6 +138,12 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
         raise IngestError("scanned PDF: no text layer — this PDF holds only images of pages; run it "
                           "through OCR (e.g. Adobe Acrobat 'Recognize Text' or ocrmypdf) and upload the "
                           "searchable PDF")
+    blank = [n for n, lines in enumerate(pages, start=1) if not any(line.strip() for line in lines)]
+    # A blank page or two (separator, scanned signature page) is normal; mostly-images means lost text.
+    if len(blank) >= 2 and len(blank) > len(pages) / 2:
+        raise IngestError(f"partly scanned PDF: {len(blank)} of {len(pages)} pages have no text layer; run it "
+                          "through OCR (e.g. Adobe Acrobat 'Recognize Text' or ocrmypdf) and upload the "
+                          "searchable PDF")
     pages = strip_running_lines(pages)
     widths = sorted(len(x.strip()) for lines in pages for x in lines if x.strip())
     full_width = widths[int(len(widths) * 0.9)] if widths else 0
@@ -135,13 +151,14 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
     page_starts: list[int] = []
     length = 0
     for lines in pages:
+        # EDGAR-converted PDFs carry the filing's own page numbers mid-page ("9 10"): drop lone numbers.
+        lines = [x for x in lines if not PAGE_NUMBER.match(x.strip()) or not x.strip()]
         paragraphs = [_clean(p) for p in reflow(lines, full_width)]
         # A paragraph cut by the page break continues on the next page: join it, not a new one.
         if parts and paragraphs and _continues(parts[-1], paragraphs[0]):
-            sep = "" if parts[-1].endswith("-") and paragraphs[0][:1].islower() else " "
-            if sep == "":
-                parts[-1] = parts[-1][:-1]
-                length -= 1
+            joined, sep = join_lines(parts[-1], paragraphs[0])
+            length += len(joined) - len(parts[-1])
+            parts[-1] = joined
             page_starts.append(length + len(sep))
             parts[-1] += sep + paragraphs[0]
             length += len(sep) + len(paragraphs[0])
@@ -159,13 +176,19 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
 
 
 def _continues(previous: str, first: str) -> bool:
-    from app.ingest.layout import NUMBERED_LINE, _SENTENCE_END, _is_heading
-    return not (_SENTENCE_END.search(previous) or NUMBERED_LINE.match(first) or _is_heading(first)
-                or _is_heading(previous.rsplit("\n", 1)[-1]))
+    """Does the first paragraph of a page carry on the last one of the page before?"""
+    return not (SENTENCE_END.search(previous) or NUMBERED_LINE.match(first) or is_heading(first)
+                or is_heading(previous))
 
 
 def _clean(paragraph: str) -> str:
     return re.sub(r"[ \t\u00a0]+", " ", _CONTROL.sub("", paragraph)).strip()
+
+
+def _join_paragraphs(paragraphs) -> str:
+    """Clean paragraphs joined by blank lines; lone page numbers ("7", "- 7 -", "Page 7") left out."""
+    kept = (p for p in (_clean(x) for x in paragraphs) if p and not PAGE_NUMBER.match(p))
+    return PARAGRAPH_BREAK.join(kept)
 
 
 # --- DOCX --------------------------------------------------------------------------------------
@@ -197,7 +220,7 @@ def read_docx(data: bytes) -> tuple[str, tuple[int, ...]]:
     except Exception:  # python-docx/lxml raise many types on malformed parts; all mean the same to a user
         raise IngestError("this Word file is damaged and cannot be read; open it in Word, save it "
                           "again and re-upload") from None
-    return PARAGRAPH_BREAK.join(p for p in (_clean(x) for x in paragraphs) if p), (0,)
+    return _join_paragraphs(paragraphs), (0,)
 
 
 # --- TXT ---------------------------------------------------------------------------------------
@@ -230,15 +253,12 @@ def decode_text(data: bytes) -> str:
 def read_txt(data: bytes) -> tuple[str, tuple[int, ...]]:
     text = decode_text(data).replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
     lines = text.split("\n")
-    if looks_hard_wrapped(lines):
-        paragraphs = reflow(lines)
-    else:
-        paragraphs = re.split(r"\n\s*\n|\n", text)
-    return PARAGRAPH_BREAK.join(p for p in (_clean(x) for x in paragraphs) if p), (0,)
+    return _join_paragraphs(reflow(lines) if looks_hard_wrapped(lines) else lines), (0,)
 
 
 # --- HTML --------------------------------------------------------------------------------------
 
+_SGML_HEADER = re.compile(rb"<(?:TYPE|SEQUENCE|FILENAME|DESCRIPTION)>[^<\r\n]*", re.IGNORECASE)
 _BREAK = "\ue000"  # a private-use character: marks block boundaries while whitespace is collapsed
 _BLOCK_TAGS = ["p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6", "table", "title",
                "blockquote", "pre", "center", "hr", "dt", "dd", "ul", "ol", "section", "article"]
@@ -247,6 +267,8 @@ _BLOCK_TAGS = ["p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
 def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
     from bs4 import BeautifulSoup
 
+    # EDGAR's SGML wrapper lines (<TYPE>EX-10.1, <FILENAME>...) are never closed: drop them before parsing.
+    data = _SGML_HEADER.sub(b"", data)
     soup = BeautifulSoup(data, "lxml")
     for tag in soup(["script", "style", "head", "noscript", "template"]):
         tag.decompose()
@@ -263,4 +285,4 @@ def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", soup.get_text()))
     lines = text.split(_BREAK)
     paragraphs = reflow(lines) if looks_hard_wrapped(lines) else lines
-    return PARAGRAPH_BREAK.join(p for p in (_clean(x) for x in paragraphs) if p), (0,)
+    return _join_paragraphs(paragraphs), (0,)

@@ -4,8 +4,13 @@ A clause is the smallest numbered unit ("12.3", "(b)", "Section 9.2", "ARTICLE I
 found where a paragraph starts and, because many EDGAR exhibits arrive as one long line, also inside
 a paragraph right after a sentence ends, but only when they continue the numbering seen so far
 ("1.2" after "1.1", "(b)" after "(a)"), so "see Section 14.1 of this Agreement" starts nothing.
-Unnumbered text falls back to paragraphs. Units longer than MAX_WORDS are cut at sentence boundaries
-(pysbd) into chunks of at most TARGET_WORDS, keeping whole sentences together.
+Unnumbered text falls back to paragraphs. Three rules keep clauses whole enough for CUAD's spans,
+which are often a full sentence or two (bench/ingest_coverage.py measures this):
+- a unit that ends with a colon keeps its sub-items ("shall not apply to: (a) ...; (b) ...") when
+  all fit in TARGET_WORDS;
+- the paragraphs of one numbered unit are packed together up to TARGET_WORDS;
+- a paragraph over MAX_WORDS is cut into pieces of even size at the sentence boundary (pysbd)
+  nearest each planned cut.
 """
 from __future__ import annotations
 
@@ -14,10 +19,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from app.ingest.document import Clause, Document
+from app.ingest.layout import is_heading
 
-MAX_WORDS = 350   # a unit longer than this is cut into chunks...
-TARGET_WORDS = 300  # ...of at most this many words, at sentence boundaries
+MAX_WORDS = 350  # a paragraph longer than this is cut...
+TARGET_WORDS = 300  # ...and no clause built from whole paragraphs or pieces grows past this
 TITLE_MAX_WORDS = 10
+SENTENCE_WINDOW = 3000  # chars handed to pysbd at once
+CUT_WINDOW = 25  # words either side of a planned cut searched for a sentence boundary
 
 _ROMAN = {"i": 1, "v": 5, "x": 10, "l": 50, "c": 100}
 _ROMAN_RE = re.compile(r"^(?=[ivxlc])c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
@@ -26,7 +34,8 @@ _ROMAN_RE = re.compile(r"^(?=[ivxlc])c{0,3}(xc|xl|l?x{0,3})(ix|iv|v?i{0,3})$")
 _MARKER = re.compile(
     r"""(?P<article>(?:ARTICLE|Article)\s+(?P<art_val>[IVXLC]{1,6}|\d{1,3})\b\.?)
       | (?P<section>(?:SECTION|Section|§)\s*(?P<sec_val>\d{1,3}(?:\.\d{1,3})*)\.?(?=\s|$))
-      | (?P<decimal>(?P<dec_val>\d{1,3}(?:\.\d{1,3})+)\.?(?=\s|$)|(?P<dec1>\d{1,3})\.(?=\s|$))
+      | (?P<decimal>(?P<dec_val>\d{1,3}(?:\.\d{1,3})+)\.?(?=\s|$)|(?P<dec1>\d{1,3})\.(?=\s|$)
+                    |(?P<bare>\d{1,3})(?=\s+[A-Z]{2}))
       | (?P<paren>\(\s*(?P<par_val>[a-zA-Z]{1,2}|[ivxlcIVXLC]{1,6}|\d{1,3})\s*\)(?=\s|$))
       | (?P<rparen>(?P<rp_val>[a-z]|[ivxlc]{1,6}|\d{1,3})\)(?=\s|$))
       | (?P<dotted>(?P<dot_val>[A-Z]|[IVXLC]{1,6})\.(?=\s))
@@ -35,9 +44,14 @@ _MARKER = re.compile(
 )
 # Where a number may sit inside a paragraph: after a sentence or heading ends.
 _INLINE = re.compile(r"(?:(?<=[.:])|(?<=[.:][\"'”’)]))\s+(?=[(\dASa-z§])")
-_EXHIBIT = re.compile(r"^(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|"
+_INLINE_SUBNUMBER = re.compile(r"(?<=\s)\d{1,3}\.\d{1,3}\.?(?=\s+[A-Z])")
+_REFERRING_WORDS = {"section", "sections", "clause", "clauses", "paragraph", "paragraphs", "article", "articles",
+                    "of", "in", "to", "under", "and", "or", "with", "per", "see", "by", "from", "through", "than"}
+_EXHIBIT = re.compile(r"(?:EXHIBIT|Exhibit|SCHEDULE|Schedule|ANNEX|Annex|APPENDIX|Appendix|ATTACHMENT|"
                       r"Attachment|IN WITNESS WHEREOF)\b")
 _WORD = re.compile(r"\S+")
+_LEADING_NUMBER = re.compile(r"[\w.()]{1,12}[.!?]\s+")
+_ENDS_SENTENCE = re.compile(r"[.!?;:][\"'”’)\]]*$")
 _PARAGRAPH = re.compile(r"[^\n]+")
 
 
@@ -72,16 +86,18 @@ def _case(s: str) -> str:
     return "upper" if s.isupper() else "lower"
 
 
-def _parse(m: re.Match, text_start: int, strong: bool) -> list[_Marker]:
+def _parse(m: re.Match, strong: bool, heading_follows: bool = False) -> list[_Marker]:
     """Readings of a marker; "(i)" is both the letter after (h) and the roman one, resolved later."""
-    start, end, g = text_start + m.start(), text_start + m.end(), m.groupdict()
+    start, end, g = m.start(), m.end(), m.groupdict()
     label = m.group(0).strip()
     if g["article"]:
         val = g["art_val"]
         n = int(val) if val.isdigit() else _roman_value(val)
         return [_Marker(start, end, "article", (n,), label.rstrip("."), strong)] if n else []
     if g["section"] or g["decimal"]:
-        val = g["sec_val"] or g["dec_val"] or g["dec1"]
+        if g["bare"] and not (strong and heading_follows):
+            return []  # "9 LIMITATION OF LIABILITY." counts, "30 DAYS" inside a sentence does not
+        val = g["sec_val"] or g["dec_val"] or g["dec1"] or g["bare"]
         parts = tuple(int(x) for x in val.split("."))
         if any(p > 200 for p in parts[1:]) or parts[0] == 0 and len(parts) == 1:
             return []
@@ -186,7 +202,7 @@ class _Outline:
 
 def _title(text: str) -> str:
     """A unit's own heading: "Limitation of Liability" in "12. Limitation of Liability. Neither ..." ."""
-    first = re.split(r"(?<=[.:])\s", text.strip(), maxsplit=1)[0].strip()
+    first = re.split(r"(?<=[.:])\s|\s(?=\d{1,3}\.\d{1,3}\.?\s)", text.strip(), maxsplit=1)[0].strip()
     words = first.split()
     if not words or len(words) > TITLE_MAX_WORDS:
         return ""
@@ -205,18 +221,43 @@ def _sentence_splitter():
     return pysbd.Segmenter(language="en", clean=False)
 
 
+def _windows(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """Cut text[start:end] into pieces of at most SENTENCE_WINDOW chars, at a ". " where there is one."""
+    out = []
+    while end - start > SENTENCE_WINDOW:
+        cut = max(text.rfind(". ", start, start + SENTENCE_WINDOW), text.rfind("; ", start, start + SENTENCE_WINDOW))
+        if cut <= start:
+            cut = text.rfind(" ", start, start + SENTENCE_WINDOW)
+        cut = cut + 1 if cut > start else start + SENTENCE_WINDOW
+        out.append((start, cut))
+        start = cut
+    out.append((start, end))
+    return out
+
+
 def _sentences(text: str, start: int, end: int) -> list[tuple[int, int]]:
     """Sentence spans inside text[start:end], found by pysbd and mapped back to offsets."""
-    spans, pos = [], start
-    for sentence in _sentence_splitter().segment(text[start:end]):
-        s = sentence.strip()
-        if not s:
-            continue
-        i = text.find(s, pos, end)
-        if i < 0:
-            continue
-        spans.append((i, i + len(s)))
-        pos = i + len(s)
+    spans = []
+    # pysbd's time grows with the square of its input; windows keep a 50 MB file linear.
+    for ws, we in _windows(text, start, end):
+        pos = ws
+        for sentence in _sentence_splitter().segment(text[ws:we]):
+            s = sentence.strip()
+            i = text.find(s, pos, we) if s else -1
+            if i < 0:
+                continue
+            if spans and not _ENDS_SENTENCE.search(text, spans[-1][0], spans[-1][1]):
+                # pysbd opens a sentence at "12." in "... under Section 12. The ...": give the number
+                # back to the sentence it ends, or failing that keep both pieces together.
+                lead = _LEADING_NUMBER.match(text, i, i + len(s))
+                if lead and lead.end() < i + len(s):
+                    spans[-1] = (spans[-1][0], i + len(lead.group(0).rstrip()))
+                    spans.append((lead.end(), i + len(s)))
+                else:
+                    spans[-1] = (spans[-1][0], i + len(s))
+            else:
+                spans.append((i, i + len(s)))
+            pos = i + len(s)
     return spans or [(start, end)]
 
 
@@ -233,7 +274,7 @@ def _chunks(text: str, start: int, end: int, pack_paragraphs: bool) -> list[tupl
             continue
         n = _words(text, ps, pe)
         if n > MAX_WORDS:
-            blocks.extend((s, e, _words(text, s, e)) for s, e in _sentences(text, ps, pe))
+            blocks.extend(_split_long(text, ps, pe))
         else:
             blocks.append((ps, pe, n))
         if not pack_paragraphs:
@@ -255,6 +296,28 @@ def _chunks(text: str, start: int, end: int, pack_paragraphs: bool) -> list[tupl
     return chunks
 
 
+def _split_long(text: str, start: int, end: int) -> list[tuple[int, int, int]]:
+    """Cut a long paragraph into pieces of even size, each cut at the sentence boundary nearest its ideal
+    place (pysbd, run only on CUT_WINDOW words either side: it is the slowest step of ingestion), else
+    after a semicolon there, else (a table flattened into one line) between two words."""
+    words = list(_WORD.finditer(text, start, end))
+    n = len(words)
+    k = -(-n // (TARGET_WORDS - 2 * CUT_WINDOW))
+    cuts = [start]
+    for j in range(1, k):
+        c = round(j * n / k)
+        ideal = words[c].start()
+        ws, we = words[max(0, c - CUT_WINDOW)].start(), words[min(n - 1, c + CUT_WINDOW)].end()
+        options = [s for s, _ in _sentences(text, ws, we)[1:]]
+        if not options:
+            options = [ws + m.end() for m in re.finditer(r";\s+", text[ws:we])]
+        options = [o for o in options if o > cuts[-1]] or [ideal]
+        cuts.append(min(options, key=lambda o: abs(o - ideal)))
+    cuts.append(end)
+    pieces = [_trim(text, a, b) for a, b in zip(cuts, cuts[1:])]
+    return [(a, b, _words(text, a, b)) for a, b in pieces if a < b]
+
+
 def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     while start < end and text[start].isspace():
         start += 1
@@ -264,17 +327,25 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
 
 
 def _markers(text: str) -> list[tuple[re.Match, int, bool]]:
-    """Candidate markers in reading order: (match, offset of the text it was matched in, strong)."""
+    """Candidate markers in reading order: (match, is the rest of its paragraph a heading, strong)."""
     out = []
     for p in _PARAGRAPH.finditer(text):
         ps, pe = _trim(text, p.start(), p.end())
         m = _MARKER.match(text, ps, pe)
         if m:
-            out.append((m, 0, True))
+            out.append((m, m.group("bare") is not None and is_heading(text[m.end():pe].strip()), True))
+        found = []
         for gap in _INLINE.finditer(text, ps, pe):
             m = _MARKER.match(text, gap.end(), pe)
             if m and m.start() > ps:
-                out.append((m, 0, False))
+                found.append(m)
+        # "9. TERM & TERMINATION 9.1 The Agreement ...": a sub-number after a heading without a full stop.
+        for m in _INLINE_SUBNUMBER.finditer(text, ps, pe):
+            before = text[max(ps, m.start() - 20):m.start()].split()
+            if m.start() > ps and before and before[-1].lower() not in _REFERRING_WORDS:
+                found.append(_MARKER.match(text, m.start(), pe))
+        out.extend((m, False, False) for m in sorted({m.start(): m for m in found if m}.values(),
+                                                      key=lambda m: m.start()))
     return out
 
 
@@ -308,20 +379,27 @@ def _units(text: str) -> list[_Unit]:
                 if _EXHIBIT.match(text, _trim(text, p.start(), p.end())[0])]
     exhibits.append(len(text) + 1)
     ex_i = 0
-    for match, base, strong in _markers(text):
+    for match, heading_follows, strong in _markers(text):
         while exhibits[ex_i] < match.start():
             close_gap(exhibits[ex_i])
             units.append(_Unit(cursor, cursor, None, "", cursor, 0))
             outline.reset()
             ex_i += 1
-        marker = outline.choose(_parse(match, base, strong))
+        marker = outline.choose(_parse(match, strong, heading_follows))
         if marker is None:
             continue
         close_gap(marker.start)
         line_end = text.find("\n", marker.body)
-        title = _title(text[marker.body:len(text) if line_end < 0 else line_end])
-        heading = outline.push(marker, title)
+        line_end = len(text) if line_end < 0 else line_end
+        title = _title(text[marker.body:line_end])
         title_end = text.find(title, marker.body) + len(title) if title else marker.body
+        if not title and not text[marker.body:line_end].strip():
+            # "ARTICLE IV" alone on its line, its heading in capitals on the next one
+            nxt = _PARAGRAPH.search(text, line_end)
+            if nxt and is_heading(nxt.group(0).strip()) and not _MARKER.match(text, _trim(text, *nxt.span())[0]):
+                title = nxt.group(0).strip().rstrip(".:")
+                title_end = nxt.end()
+        heading = outline.push(marker, title)
         units.append(_Unit(marker.start, len(text), marker.label, heading, title_end, len(outline.stack)))
         cursor = marker.start
     while exhibits[ex_i] <= len(text):
@@ -356,11 +434,16 @@ def segment(document: Document) -> list[Clause]:
     """Cut a Document into clauses; see the module docstring for the rules."""
     text = document.text
     clauses: list[Clause] = []
-    for u in _merge_lists(text, _units(text)):
+    units = _merge_lists(text, _units(text))
+    for i, u in enumerate(units):
         start, end = _trim(text, u.start, u.end)
-        # A unit that is only its number and heading ("1. Services.") is a heading, not a clause.
+        # A unit that is only its number and heading ("1. Services." before "1.1 ...") is a heading,
+        # not a clause; a short item with nothing under it ("(iii) Third.") is a clause.
         if u.number is not None and not re.search(r"[A-Za-z]{2}", text[u.title_end:end]):
-            continue
+            has_children = i + 1 < len(units) and units[i + 1].depth > u.depth
+            number_only = not re.search(r"[A-Za-z]{2}", text[start:end])  # "3.1" torn from its text
+            if number_only or has_children or text[start:end].isupper():
+                continue
         for cs, ce in _chunks(text, start, end, pack_paragraphs=u.number is not None):
             first, last = document.page_of(cs), document.page_of(ce - 1)
             clauses.append(Clause(index=len(clauses), number=u.number, heading=u.heading, text=text[cs:ce],

@@ -1,0 +1,56 @@
+"""`python -m app ingest`: contracts in, clauses out."""
+from __future__ import annotations
+
+import json
+import sys
+from enum import Enum
+from pathlib import Path
+
+import typer
+
+from app.cli import cli
+from app.ingest import IngestError, ingest_path
+
+
+class OutputFormat(str, Enum):
+    text = "text"
+    jsonl = "jsonl"
+
+
+@cli.command()
+def ingest(
+    files: list[Path] = typer.Argument(..., help="Contract files: PDF, DOCX, TXT or HTML (detected from content)."),
+    format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",
+                                        help="text: one readable line per clause; jsonl: one JSON object per clause."),
+) -> None:
+    """Read contracts and print their numbered clauses.
+
+    A file that cannot be read prints its error on stderr and the others go on; the exit code is 1
+    if any file failed.
+
+    Example: python -m app ingest samples/*.txt --format jsonl > clauses.jsonl
+    """
+    failed = 0
+    for path in files:
+        try:
+            document, clauses = ingest_path(path)
+        except IngestError as e:
+            failed += 1
+            typer.echo(f"error: {e}", err=True)
+            continue
+        for c in clauses:
+            if format is OutputFormat.jsonl:
+                sys.stdout.write(json.dumps({
+                    "contract": document.name, "index": c.index, "number": c.number, "heading": c.heading,
+                    "text": c.text, "start": c.start, "end": c.end, "page": c.page,
+                }, ensure_ascii=False) + "\n")
+            else:
+                preview = " ".join(c.text.split())
+                preview = preview if len(preview) <= 100 else preview[:99] + "…"
+                typer.echo(f"{document.name}\tp.{c.page}\t{c.number or '-'}\t{preview}")
+        if format is OutputFormat.text:
+            typer.echo(f"{document.name}: {len(clauses)} clauses, {document.page_count} page(s), "
+                       f"{document.format.upper()}", err=True)
+    if failed:
+        typer.echo(f"{failed} of {len(files)} file(s) could not be read", err=True)
+        raise typer.Exit(1)
