@@ -127,14 +127,14 @@ _cache: OrderedDict[tuple, tuple] = OrderedDict()
 _cache_lock = threading.Lock()
 
 
-def _weights_stamp(mv: ModelVersion) -> tuple:
+def weights_stamp(mv: ModelVersion) -> tuple:
     """Changes when the version's weights are rewritten, so a stale cache entry is never served."""
     files = [mv.path / "card.json", *sorted((mv.path / ("merged" if mv.merged else "adapter")).glob("*"))]
     return tuple((f.name, f.stat().st_mtime_ns) for f in files if f.is_file())
 
 
 def _cached_weights(mv: ModelVersion, device: str) -> tuple:
-    key = (str(mv.path.resolve()), device, _weights_stamp(mv))
+    key = (str(mv.path.resolve()), device, weights_stamp(mv))
     with _cache_lock:  # Streamlit serves sessions from threads: load each version once
         if key in _cache:
             _cache.move_to_end(key)

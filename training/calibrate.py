@@ -17,7 +17,7 @@ import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
 from training.evaluate import (EvaluationError, expected_calibration_error, label_ids, real_rows,
-                               reliability_diagram, version_dataset)
+                               reliability_diagram, version_dataset, version_logits)
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200) -> float:
@@ -36,7 +36,7 @@ def fit_temperature(logits: np.ndarray, labels: np.ndarray, max_iter: int = 200)
         return loss
 
     opt.step(closure)
-    return float(log_t.exp())
+    return float(log_t.detach().exp())
 
 
 def nll(logits: np.ndarray, labels: np.ndarray, temperature: float = 1.0) -> float:
@@ -57,7 +57,7 @@ def calibrate(version: str | None = None, *, registry: Registry | None = None) -
     per_split = {}
     for split in ("validation", "test"):
         rows = real_rows(ds, split)
-        per_split[split] = (clf.logits([r["text"] for r in rows]), label_ids(rows))
+        per_split[split] = (version_logits(clf, [r["text"] for r in rows]), label_ids(rows))
     val_logits, val_labels = per_split["validation"]
     t = fit_temperature(val_logits, val_labels)
     result["temperature"] = t

@@ -17,7 +17,7 @@ import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
 from app.taxonomy import LABEL_IDS
-from training.evaluate import EvaluationError, label_ids, real_rows, version_dataset
+from training.evaluate import EvaluationError, label_ids, real_rows, version_dataset, version_logits
 
 NEVER = 1.0
 # The guideline's costly error is an `uncapped` clause accepted wrongly: its threshold never
@@ -66,14 +66,14 @@ def fit_policy(probs: np.ndarray, labels: np.ndarray, base, *, precision: float,
 def fit_thresholds(version: str | None = None, *, registry: Registry | None = None, precision: float = 0.98,
                    min_support: int = 10) -> tuple:
     """Fit and write policy.yaml for a version; returns (policy, per-label stats, version name)."""
-    from app.classifier import Classifier
+    from app.classifier import Classifier, softmax
     from app.routing import load_policy
 
     clf = Classifier.load(version, registry=registry)
     mv = clf.version
     ds, _ = version_dataset(mv)
     rows = real_rows(ds, "validation")
-    probs = clf.predict_proba([r["text"] for r in rows])
+    probs = softmax(version_logits(clf, [r["text"] for r in rows]), clf.temperature)
     base = load_policy(mv)
     source = (f"training.thresholds: model {mv.name}, {len(rows)} validation clauses, target precision "
               f"{precision}, min support {min_support}, temperature {clf.temperature:.3f}")

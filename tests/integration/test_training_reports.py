@@ -16,9 +16,12 @@ from training import calibrate, evaluate, merge, thresholds
 @pytest.fixture(scope="module")
 def version(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("reg")
+    mp = pytest.MonkeyPatch()
+    mp.setattr(evaluate, "LOGITS_CACHE", root / "logits")
     reg = Registry(root=root / "registry", default_dir=root / "default")
     mv = make_adapter_version(reg, tiny_model_dir, "v-tiny")
     yield reg, mv
+    mp.undo()
     clear_cache()
 
 
@@ -54,6 +57,18 @@ def test_evaluate_writes_report_and_metrics_on_test_clauses_and_contracts(versio
     assert "false-positive `uncapped` rate" in report and "Cap On Liability" in report
     for png in ("confusion.png", "reliability.png"):
         assert (mv.path / "eval" / png).stat().st_size > 1000
+
+
+def test_logits_are_reused_from_the_cache(version):
+    from app.classifier import Classifier
+
+    reg, _ = version
+    clf = Classifier.load("v-tiny", registry=reg)
+    texts = ["liability shall not exceed the fees paid", "governing law"]
+    first = evaluate.version_logits(clf, texts)
+    assert len(list(evaluate.LOGITS_CACHE.glob("*.npy"))) >= 1
+    clf.model = None  # a second call must not touch the model
+    assert (evaluate.version_logits(clf, texts) == first).all()
 
 
 def test_merge_cli_golden_set_comes_from_real_test_clauses(version, capsys):
