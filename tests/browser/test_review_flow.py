@@ -88,7 +88,11 @@ def pick_button(page: Page, label_id: str):
 
 def choose_contract(page: Page, filename: str) -> None:
     page.locator(".st-key-contract_id").get_by_role("combobox").click()
-    page.get_by_role("option").filter(has_text=filename).click()
+    option = page.get_by_role("option").filter(has_text=filename)
+    n = int(re.search(r"(\d+) clauses", option.inner_text()).group(1))
+    option.click()
+    # The rerun may not have started when the click returns: wait for this contract's own clause count.
+    expect(page.get_by_text(f"{n} of {n} clauses. Select a row")).to_be_visible()
     wait_idle(page)
     expect(page.locator(".st-key-contract_id").get_by_role("combobox")).to_have_value(
         re.compile(re.escape(filename)))
