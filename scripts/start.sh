@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install.sh
-.venv/bin/python -m app demo samples/*
+.venv/bin/python -m app demo            # the contracts of samples/ (PDF, TXT)
 PORT="${LEXDORA_PORT:-8501}"
 echo "lexdora is starting at http://localhost:${PORT}  (stop with Ctrl+C)"
 exec .venv/bin/python -m streamlit run streamlit_app.py --server.headless true --server.port "$PORT" \
