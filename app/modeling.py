@@ -146,4 +146,23 @@ def load_base_model(ref: str, *, quantization: str = "none", dtype=None, device_
     except OSError as e:
         raise BaseModelError(f"cannot load base model {ref!r}: {e}") from e
     model.config.pad_token_id = tokenizer.pad_token_id
+    if quantization == "nf4":
+        _keep_standard_4bit_layout(model)
     return model
+
+
+def _keep_standard_4bit_layout(model) -> None:
+    """Stop bitsandbytes from repacking 4-bit weights for its AVX512-BF16 CPU kernel.
+
+    On such CPUs, the first forward in eval mode without gradients repacks each Linear4bit weight
+    into a CPU-only layout (quant_state.packing_format_for_cpu). peft's DoRA dequantises that
+    weight itself for the weight norm and reads the repacked bytes as the standard layout, so
+    every DoRA output after an evaluation pass is wrong (measured: logits off by 0.4 on the
+    135M model; the identity check in training.train caught it). The standard layout costs a
+    little speed on CPU inference and nothing on a GPU.
+    """
+    import bitsandbytes as bnb
+
+    for module in model.modules():
+        if isinstance(module, bnb.nn.Linear4bit):
+            module.support_avx512bf16_for_cpu = False

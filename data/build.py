@@ -273,7 +273,8 @@ def config_from_yaml(path: Path | None) -> DataConfig:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m data.build", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m data.build", description=__doc__.split("\n\n")[0],
+                                     epilog="example: python -m data.build --config configs/default.yaml")
     parser.add_argument("--config", type=Path, help="training config whose `data:` section to use")
     parser.add_argument("--out", type=Path, default=ROOT / "data" / "processed", help="output folder")
     args = parser.parse_args(argv)

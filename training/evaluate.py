@@ -60,12 +60,17 @@ def contracts_in(info, split: str) -> set[str]:
     return {c for c, s in info.split_by_contract.items() if s == split}
 
 
-def other_category_rows(contracts: set[str]) -> list[dict]:
-    """All CUAD other-category clauses (label none) of these contracts."""
+def other_category_rows(contracts: set[str], limit: int | None = None) -> list[dict]:
+    """CUAD other-category clauses (label none) of these contracts; a seeded sample of `limit` if given."""
+    import random
+
     path = Path(get_settings().shared_dir) / "data" / "cuad" / "clauses_other_categories.jsonl"
     with path.open(encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
-    return [r for r in rows if r["contract"] in contracts]
+    rows = sorted((r for r in rows if r["contract"] in contracts), key=lambda r: r["id"])
+    if limit is not None and len(rows) > limit:
+        rows = sorted(random.Random(0).sample(rows, limit), key=lambda r: r["id"])
+    return rows
 
 
 def version_logits(clf, texts: list[str]) -> np.ndarray:
@@ -95,6 +100,16 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray) -> float:
 
     metric = MulticlassCalibrationError(num_classes=len(LABEL_IDS), n_bins=ECE_BINS, norm="l1")
     return float(metric(torch.as_tensor(probs, dtype=torch.float32), torch.as_tensor(labels)))
+
+
+def ece_noise_floor(probs: np.ndarray, draws: int = 200, seed: int = 0) -> float:
+    """Median ECE of a model calibrated by construction (labels drawn from `probs`) at this sample size:
+    below it, a measured ECE cannot tell a calibrated model from a miscalibrated one."""
+    rng = np.random.default_rng(seed)
+    cum = probs.cumsum(axis=1)
+    eces = [expected_calibration_error(probs, (rng.random((len(probs), 1)) > cum).sum(axis=1).clip(max=probs.shape[1] - 1))
+            for _ in range(draws)]
+    return float(np.median(eces))
 
 
 def clause_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
@@ -240,9 +255,10 @@ def markdown_report(m: dict) -> str:
              f"| macro-F1 (labels present: {', '.join(c['macro_f1_labels'])}) | {_f(c['macro_f1'])} |",
              f"| ECE, 15 bins, top label (calibrated) | {_f(c['ece'])} |",
              f"| ECE before calibration (T = 1) | {_f(m['ece_uncalibrated'])} |",
+             f"| ECE of a perfectly calibrated model at this n (median of 200 draws) | {_f(m['ece_noise_floor'])} |",
              f"| false-positive `uncapped` rate | {_f(c['fp_uncapped_rate'])} ({c['fp_uncapped']} clauses) |",
              f"| other-category clauses still `none` | {_f(m['collateral']['none_rate'])} "
-             f"({m['collateral']['n']} clauses) |",
+             f"({m['collateral']['n']} clauses{', seeded sample' if m['collateral']['sampled'] else ''}) |",
              f"| auto-accept rate | {_f(m['routing']['auto_accept_rate'])} |",
              f"| precision of auto-accepted | {_f(m['routing']['auto_accept_precision'])} |",
              "", f"Routing policy: {m['routing']['policy_source']}; decisions by rule: {m['routing']['by_rule']}.",
@@ -273,7 +289,7 @@ def markdown_report(m: dict) -> str:
 
 
 def evaluate(version: str | None = None, *, registry: Registry | None = None, contracts: Path | None = None,
-             limit: int | None = None, progress: bool = True) -> dict:
+             limit: int | None = None, collateral_limit: int | None = None, progress: bool = True) -> dict:
     """Run the evaluation of one version and write eval/ into its folder; returns the metrics."""
     from app.classifier import Classifier, softmax
     from app.routing import load_policy
@@ -286,14 +302,15 @@ def evaluate(version: str | None = None, *, registry: Registry | None = None, co
     logits = version_logits(clf, [r["text"] for r in rows])
     probs = softmax(logits, clf.temperature)
     test_contracts = contracts_in(info, "test")
-    others = other_category_rows(test_contracts)
+    others = other_category_rows(test_contracts, collateral_limit)
     other_pred = version_logits(clf, [r["text"] for r in others]).argmax(axis=1) if others else np.array([])
     m = {
         "version": mv.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "temperature": clf.temperature, "n_test_contracts": len(test_contracts),
         "clauses": clause_metrics(probs, labels),
         "ece_uncalibrated": expected_calibration_error(softmax(logits), labels),
-        "collateral": {"n": len(others),
+        "ece_noise_floor": ece_noise_floor(probs),
+        "collateral": {"n": len(others), "sampled": collateral_limit is not None and len(others) == collateral_limit,
                        "none_rate": float((other_pred == LABEL2ID["none"]).mean()) if len(others) else None},
         "routing": routing_metrics(probs, labels, load_policy(mv)),
     }
@@ -329,12 +346,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", help="model version (default: the active one)")
     parser.add_argument("--contracts", type=Path, help="folder of contract .txt/.pdf files to evaluate whole")
     parser.add_argument("--limit", type=int, help="evaluate at most this many held-out contracts (sorted by name)")
+    parser.add_argument("--collateral-limit", type=int,
+                        help="score a seeded sample of this many other-category clauses (default: all)")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args = parser.parse_args(argv)
     from app.classifier import ClassifierError
 
     try:
-        m = evaluate(args.model, contracts=args.contracts, limit=args.limit, progress=not args.quiet)
+        m = evaluate(args.model, contracts=args.contracts, limit=args.limit, collateral_limit=args.collateral_limit,
+                     progress=not args.quiet)
     except (ModelVersionNotFound, ClassifierError, EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

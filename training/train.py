@@ -354,8 +354,8 @@ def model_readme(card: dict) -> str:
         f"{_METHOD_NAMES[card['method']]}{' on a 4-bit NF4 base (QDoRA)' if card['quantization'] == 'nf4' else ''} adapter "
         f"for `{card['base_model']}`, sorting clauses into {', '.join(f'`{lab}`' for lab in card['labels'])}.", "",
         f"- Data hash: `{card['data_hash']}` (see `data/build.py`; synthetic clauses in training only)",
-        f"- Rank {cfg['r']}, alpha {cfg['alpha']}, dropout {cfg['dropout']}, modules {', '.join(cfg['target_modules'])}; "
-        f"head trained in full",
+        f"- Rank {cfg['r']}, alpha {cfg['alpha']}, dropout {cfg['dropout']}, modules {', '.join(cfg['target_modules'])}"
+        f"{f' of the top {top} layers' if (top := cfg.get('adapt_top_layers')) else ''}; head trained in full",
         f"- Learning rate {cfg['learning_rate']}, batch {cfg['batch_size']} x {cfg['gradient_accumulation']}, "
         f"max length {cfg['max_length']} tokens, {card['steps']} steps ({card['epochs_done']} epochs), seed {cfg['seed']}",
         f"- Trainable parameters {card['params']['trainable']:,} of {card['params']['total']:,}",

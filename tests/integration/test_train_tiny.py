@@ -132,3 +132,19 @@ def test_resume_continues_from_the_last_checkpoint(tmp_path, tiny_model_dir, sma
 def test_resume_without_an_earlier_run_says_so(tmp_path, tiny_model_dir, small_sources):
     with pytest.raises(TrainingError, match="nothing to resume"):
         train(_config(tiny_model_dir, small_sources), run_dir=tmp_path / "empty", resume=True)
+
+
+def test_qdora_outputs_stay_right_after_an_evaluation_pass(tiny_model_dir):
+    """bitsandbytes repacks 4-bit weights on AVX512-BF16 CPUs at the first eval forward, which
+    peft's DoRA then misreads; app.modeling keeps the standard layout so the check still passes."""
+    from app.modeling import load_tokenizer
+
+    tokenizer = load_tokenizer(str(tiny_model_dir))
+    model = build_model(TrainConfig(base_model=str(tiny_model_dir), method="dora", quantization="nf4", r=4, alpha=8),
+                        tokenizer)
+    batch = tokenizer(["the liability of a party shall not exceed the fees paid", "indemnify and hold harmless"],
+                      padding=True, return_tensors="pt")
+    model.eval()
+    with torch.no_grad():
+        model(**batch)  # the pass that would trigger the repacking
+    assert verify_identity_init(model, batch) <= 1e-4

@@ -109,3 +109,12 @@ def test_fit_policy_reaches_precision_on_validation_and_keeps_uncapped_high():
     assert policy.thresholds["uncapped"] >= UNCAPPED_MIN
     assert policy.thresholds["indemnity"] == NEVER  # no validation evidence at all
     assert set(policy.thresholds) == set(LABEL_IDS)
+
+
+def test_ece_noise_floor_shrinks_with_more_clauses():
+    rng = np.random.default_rng(2)
+    probs = softmax(rng.normal(0, 2, size=(2000, 7)))
+    from training.evaluate import ece_noise_floor
+
+    small, large = ece_noise_floor(probs[:100], draws=50), ece_noise_floor(probs, draws=50)
+    assert 0 < large < small
