@@ -123,6 +123,15 @@ def markdown(report: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _step_times(base: TrainConfig, configs: dict, args) -> tuple[dict, dict]:
+    """LoRA, DoRA and DoRA with dropout taking turns on the same batches (see the module docstring)."""
+    tokenizer = load_tokenizer(base.base_model)
+    timed = {**configs, f"dora_dropout{args.dropout:g}": configs["dora"].model_copy(update={"dropout": args.dropout})}
+    models = {name: build_model(c, tokenizer) for name, c in timed.items()}
+    times = interleaved_step_times(models, training_batches(base, tokenizer, args.timing_rounds + 1), log=print)
+    return times, {name: statistics.mean(t) for name, t in times.items()}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.split("\n\n")[0],
                                      epilog="example: python -m training.compare --config configs/default.yaml")
@@ -130,12 +139,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", type=int, default=40, help="optimiser steps for each of LoRA and DoRA")
     parser.add_argument("--timing-rounds", type=int, default=3, help="interleaved step-time rounds (after warm-up)")
     parser.add_argument("--dropout", type=float, default=0.1, help="dropout of the extra DoRA timing variant")
+    parser.add_argument("--timing-only", action="store_true",
+                        help="only the interleaved step-time phase (prints the ratios, writes no report)")
+    parser.add_argument("--timing-batch-size", type=int, help="batch size of the timing phase (default: the config's)")
     parser.add_argument("--out", type=Path, default=ROOT / "reports", help="folder for the Markdown and JSON")
     args = parser.parse_args(argv)
 
     base = load_config(args.config)
     fixed = {"max_steps": args.steps, "eval_steps": None, "dropout": base.dropout}
     configs = {m: base.model_copy(update={**fixed, "method": m, "tag": f"compare-{m}"}) for m in ("lora", "dora")}
+    if args.timing_only:
+        timed_base = base.model_copy(update={"batch_size": args.timing_batch_size or base.batch_size})
+        times, mean = _step_times(timed_base, configs, args)
+        print(json.dumps({"batch_size": timed_base.batch_size, "mean_s": mean,
+                          "dora_over_lora": mean["dora"] / mean["lora"]}, indent=2))
+        return 0
     rows = []
     with tempfile.TemporaryDirectory(prefix="lexdora-compare-") as tmp:
         for method in ("lora", "dora"):
@@ -144,12 +162,8 @@ def main(argv: list[str] | None = None) -> int:
     if (shipped := shipped_default_row(rows[0]["data_hash"])) is not None:
         rows.append(shipped)
 
-    tokenizer = load_tokenizer(base.base_model)
+    times, mean = _step_times(base, configs, args)
     with_dropout = f"dora_dropout{args.dropout:g}"
-    timed = {**configs, with_dropout: configs["dora"].model_copy(update={"dropout": args.dropout})}
-    models = {name: build_model(c, tokenizer) for name, c in timed.items()}
-    times = interleaved_step_times(models, training_batches(base, tokenizer, args.timing_rounds + 1), log=print)
-    mean = {name: statistics.mean(t) for name, t in times.items()}
     for r in rows:
         if r["method"] in mean:
             r["mean_step_s"] = mean[r["method"]]
