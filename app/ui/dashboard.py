@@ -2,7 +2,7 @@
 import streamlit as st
 
 from app import services
-from app.ui.render import label_name, percent, reliability_chart
+from app.ui.render import label_name, percent, reliability_chart, split_metrics
 from app.ui.session import require_user
 
 user = require_user()
@@ -26,10 +26,12 @@ model = stats.active_model
 st.subheader(f"Active model: {model.name}" if model else "No active model")
 if model:
     st.caption(f"{model.method or '?'} on {model.base_model or '?'}, created {model.created or '?'}")
-    metrics = {k: v for k, v in model.metrics.items() if isinstance(v, (int, float, str))}
-    if metrics:
-        st.dataframe([{"metric": k, "value": str(v)} for k, v in metrics.items()], hide_index=True,
-                     key="model_metrics")
+    scalars, per_label = split_metrics(model.metrics)
+    if any(len(row) > 1 for row in scalars):
+        st.dataframe(scalars, hide_index=True, key="model_metrics")
+        if per_label:
+            st.caption("F1 per label (empty: no such clause in that split)")
+            st.dataframe(per_label, hide_index=True, key="model_per_label_f1")
     else:
         st.info("This model version's card has no metrics.")
 

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app import services
+from app.ui.render import split_metrics
 from app.ui.session import require_user
 
 user = require_user()
@@ -12,8 +13,10 @@ if not versions:
     st.stop()
 
 
-def _scalars(metrics: dict) -> dict:
-    return {k: v for k, v in metrics.items() if isinstance(v, (int, float))}
+def _headline(metrics: dict) -> dict:
+    """Accuracy and macro-F1 of each split, as columns of the versions table."""
+    scalars, _ = split_metrics(metrics)
+    return {f"{row['split']} {k}": row[k] for row in scalars for k in ("accuracy", "macro_f1") if k in row}
 
 
 def _activate() -> None:
@@ -30,7 +33,7 @@ def _activate() -> None:
 if message := st.session_state.pop("version_message", None):
     getattr(st, message[0])(message[1])
 st.dataframe([{"version": v.name, "active": v.active, "created": v.created, "method": v.method,
-               "base model": v.base_model, **_scalars(v.metrics)} for v in versions],
+               "base model": v.base_model, **_headline(v.metrics)} for v in versions],
              hide_index=True, key="versions_table")
 st.selectbox("Version", [v.name for v in versions], key="version_choice",
              index=next((i for i, v in enumerate(versions) if v.active), 0))

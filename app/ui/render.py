@@ -84,3 +84,16 @@ def reliability_chart(bins) -> alt.Chart:
         y=alt.Y("accuracy:Q", scale=alt.Scale(domain=[0, 1]), title="kept by reviewers"),
         tooltip=["confidence", "accuracy", "clauses"])
     return (diagonal + points).properties(height=300)
+
+
+def split_metrics(metrics: dict) -> tuple[list[dict], list[dict]]:
+    """A card's metrics as (one row of scalar metrics per split, one row of per-label F1 per label).
+
+    Cards nest metrics by split ({"test": {"macro_f1": ..., "per_label_f1": {...}}}); a flat card is one split.
+    """
+    splits = {k: v for k, v in metrics.items() if isinstance(v, dict)} or {"all": metrics}
+    scalars = [{"split": name, **{k: v for k, v in m.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}}
+               for name, m in splits.items()]
+    per_label = [{"label": label_name(label), **{name: (m.get("per_label_f1") or {}).get(label) for name, m in splits.items()}}
+                 for label in LABEL_IDS if any(label in (m.get("per_label_f1") or {}) for m in splits.values())]
+    return scalars, per_label

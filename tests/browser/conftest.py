@@ -1,7 +1,7 @@
 """A real Streamlit server (subprocess) on a temp database and upload folder, and headless Debian Chromium.
 
-The model is the shipped default (models/default) when it is there, else a registry version built on the
-tiny Llama of tests/conftest.py, so the browser tests run before the trained default lands.
+The model is the shipped default (models/default) when it is there, else a version built on the tiny Llama
+of tests/conftest.py; LEXDORA_E2E_MODEL=tiny picks the tiny one anyway (a quick local run of the UI flows).
 """
 from __future__ import annotations
 
@@ -21,6 +21,8 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run"]
 STARTUP_TIMEOUT_S = 120
+# The first use of the real model converts its embedded GGUF base (minutes), then scores on 2 CPU cores.
+SCORING_TIMEOUT_S = 1800
 QUEUE_SAMPLE = ROOT / "samples" / "paxmedica-master-service-agreement.txt"  # fills the review queue up front
 
 
@@ -52,14 +54,14 @@ def app_env(tmp_path_factory, tiny_model_dir) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEXDORA_")}
     env.update(LEXDORA_DATABASE_URL=f"sqlite:///{tmp / 'lexdora.db'}", LEXDORA_UPLOAD_DIR=str(tmp / "uploads"),
                LEXDORA_REGISTRY_DIR=str(tmp / "registry"), LEXDORA_DEVICE="cpu")
-    if not (ROOT / "models" / "default" / "card.json").exists():
+    if os.environ.get("LEXDORA_E2E_MODEL") == "tiny" or not (ROOT / "models" / "default" / "card.json").exists():
         env["LEXDORA_DEFAULT_MODEL_DIR"] = str(_tiny_default_version(tmp / "default", tiny_model_dir))
     # Every clause goes to review whatever the model says, so the queue tests never find it empty.
     (tmp / "policy.yaml").write_text("floor: 1.0\nnear_miss_margin: 0.1\nthresholds: {}\n"
                                      "source: browser tests, review everything\n")
     env["LEXDORA_POLICY_FILE"] = str(tmp / "policy.yaml")
     done = subprocess.run([sys.executable, "-m", "app", "demo", str(QUEUE_SAMPLE)], cwd=ROOT, env=env,
-                          capture_output=True, text=True, timeout=600)
+                          capture_output=True, text=True, timeout=SCORING_TIMEOUT_S)
     assert done.returncode == 0, done.stdout + done.stderr
     return env
 
@@ -116,9 +118,20 @@ def browser():
         b.close()
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.when == "call":
+        item.failed_call = report.failed  # read by new_page's teardown
+    return report
+
+
 @pytest.fixture
-def new_page(browser, app_url):
-    """Factory of logged-out pages, each in its own browser context (its own Streamlit session)."""
+def new_page(request, browser, app_url):
+    """Factory of logged-out pages, each in its own browser context (its own Streamlit session).
+
+    A failed test leaves a screenshot of each of its pages in /tmp/lexdora-failed-<test>-<n>.png.
+    """
     contexts = []
 
     def make():
@@ -130,5 +143,8 @@ def new_page(browser, app_url):
         return page
 
     yield make
-    for context in contexts:
+    for n, context in enumerate(contexts):
+        if getattr(request.node, "failed_call", False):
+            for page in context.pages:
+                page.screenshot(path=f"/tmp/lexdora-failed-{request.node.name}-{n}.png", full_page=True)
         context.close()

@@ -12,6 +12,7 @@ from playwright.sync_api import Page, expect
 
 from app.demo import DEMO_ACCOUNTS
 from app.taxonomy import LABELS
+from tests.browser.conftest import SCORING_TIMEOUT_S
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
@@ -37,14 +38,14 @@ def open_page(page: Page, nav_title: str, heading: str | None = None) -> None:
     wait_idle(page)
 
 
-def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
+def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page, tmp_path):
     page = new_page()
     log_in(page, "lawyer")
     open_page(page, "Upload", "Upload contracts")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(ROOT / "samples" / "xybernaut-sponsorship.pdf")
     page.locator(".st-key-upload_submit button").click()
     # Scoring a whole contract on a CPU: the results table appears once every file is done.
-    expect(page.get_by_role("heading", name="Last upload")).to_be_visible(timeout=600_000)
+    expect(page.get_by_role("heading", name="Last upload")).to_be_visible(timeout=SCORING_TIMEOUT_S * 1000)
     status = page.get_by_test_id("stExpander").first
     expect(status).to_contain_text("sent to review")
     status_label = status.inner_text()
@@ -62,7 +63,10 @@ def test_lawyer_uploads_a_cuad_pdf_and_sees_its_clauses(new_page):
 
     with page.expect_download() as download_info:
         page.locator(".st-key-export_excel").get_by_role("button").click()
-    workbook = openpyxl.load_workbook(download_info.value.path())
+    download = download_info.value
+    assert download.suggested_filename == "xybernaut-sponsorship-report.xlsx"
+    download.save_as(tmp_path / download.suggested_filename)
+    workbook = openpyxl.load_workbook(tmp_path / download.suggested_filename)
     assert workbook["Summary"]["B1"].value == "xybernaut-sponsorship.pdf"
     assert workbook["Clauses"].max_row == n + 1  # a header, then one row per clause
 

@@ -49,7 +49,8 @@ def env(tmp_path, monkeypatch):
     default = tmp_path / "default"
     (default / "eval").mkdir(parents=True)
     (default / "card.json").write_text(json.dumps({"version": "default", "method": "dora", "base_model": "tiny",
-                                                   "metrics": {"macro_f1": 0.71, "ece": 0.04}}))
+                                                   "metrics": {"test": {"macro_f1": 0.71, "ece": 0.04,
+                                                                        "per_label_f1": {"capped": 0.5}}}}))
     _png(default / "eval" / "reliability.png")
     for key, value in {"DATABASE_URL": f"sqlite:///{tmp_path / 'lexdora.db'}", "UPLOAD_DIR": tmp_path / "uploads",
                        "REGISTRY_DIR": tmp_path / "registry", "DEFAULT_MODEL_DIR": default}.items():
@@ -197,8 +198,10 @@ def test_dashboard_shows_queue_and_model_metrics(env, contract):
     assert metrics["Contracts"] == "1"
     assert int(metrics["Waiting for review"]) > 0
     tables = [df.value for df in at.dataframe]
-    model_metrics = next(t for t in tables if "metric" in t.columns)
-    assert dict(zip(model_metrics["metric"], model_metrics["value"])) == {"macro_f1": "0.71", "ece": "0.04"}
+    model_metrics = next(t for t in tables if "split" in t.columns)
+    assert model_metrics.to_dict("records") == [{"split": "test", "macro_f1": 0.71, "ece": 0.04}]
+    per_label = next(t for t in tables if "label" in t.columns)
+    assert per_label.to_dict("records") == [{"label": "Capped", "test": 0.5}]
     assert at.image[0].captions == ["Reliability diagram from the version's evaluation (test clauses)"]
 
 
@@ -221,8 +224,12 @@ def test_a_too_short_password_is_refused_with_the_services_message(env):
 
 
 def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env, monkeypatch):
-    # The registry's default version has a card but no weights: loading it fails.
-    monkeypatch.setattr(services, "upload_contract", services.upload_contract.func)
+    # The registry's default version has a card but no weights: loading it fails. Classifier.load directly,
+    # since services keeps scorers by version name per process, and another test may have loaded a "default".
+    from app.classifier import Classifier
+
+    monkeypatch.setattr(services, "upload_contract",
+                        functools.partial(services.upload_contract.func, scorer_factory=Classifier.load))
     at = app_as(env["lawyer"], "upload")
     at.file_uploader(key="upload_files").set_value([(SAMPLE.name, SAMPLE.read_bytes(), "text/plain")])
     at.run()

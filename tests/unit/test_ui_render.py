@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app.taxonomy import BY_ID, LABELS
-from app.ui.render import clause_heading, escape_markdown, label_cell_style, label_name
+from app.ui.render import clause_heading, escape_markdown, label_cell_style, label_name, split_metrics
 
 
 @pytest.mark.parametrize("text", ["**bold**", "<b>x</b>", ":red[alarm]", "[link](http://x)", "# heading",
@@ -35,3 +35,13 @@ def test_clause_heading_leaves_out_what_is_missing():
     assert clause_heading(None, None, None) == ""
     assert label_name("carve_out") == "Cap with carve-out"
     assert label_name(None) == "—"
+
+
+def test_split_metrics_reads_nested_and_flat_cards():
+    nested = {"test": {"accuracy": 0.7, "n": 178, "per_label_f1": {"capped": 0.4, "cap_and_collar": None}},
+              "validation": {"accuracy": 0.6, "per_label_f1": {"capped": 0.5}}}
+    scalars, per_label = split_metrics(nested)
+    assert scalars == [{"split": "test", "accuracy": 0.7, "n": 178}, {"split": "validation", "accuracy": 0.6}]
+    assert per_label == [{"label": "Cap and collar", "test": None, "validation": None},
+                         {"label": "Capped", "test": 0.4, "validation": 0.5}]
+    assert split_metrics({"macro_f1": 0.5, "merged": True}) == ([{"split": "all", "macro_f1": 0.5}], [])
