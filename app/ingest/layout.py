@@ -2,8 +2,8 @@
 
 PDF text layers and old EDGAR text exhibits break lines where the page ran out, not where the
 author ended a thought; downstream segmentation needs paragraphs. No maintained library does this
-for plain line lists (pdfplumber/pdfminer re-do layout analysis from glyphs, at 10x the cost), so
-the rules are ours and kept small.
+for plain line lists (pdfminer-based tools redo layout analysis from glyph positions instead of
+using PDFium's fast text), so the rules are ours and kept small.
 """
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ NUMBERED_LINE = re.compile(
     re.VERBOSE,
 )
 PAGE_NUMBER = re.compile(
-    r"^[\s\-–—]*(?:page\s*)?(?:\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d{1,4})?[\s\-–—]*$"
+    r"^[\s\-–—]*(?:page\s*)?(?:\d{1,4}|[ivxlc]{1,4})(?:\s*(?:of|/)\s*\d{1,4})?[\s\-–—]*$"
     r"|^(?:\d{1,4}\s+){1,2}\d{1,4}$",  # "2 3": a page's footer number glued to the next one's header
     re.IGNORECASE,
 )
