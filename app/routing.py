@@ -52,7 +52,8 @@ class Policy(BaseModel):
     near_miss_margin: float = Field(ge=0.0, le=1.0, description=(
         "Review when the runner-up is the top label's confusable partner and trails by at most this."))
     thresholds: dict[str, float] = Field(default_factory=dict, description=(
-        "Per-label auto-accept threshold on the top probability; a label not listed uses `floor`. "
+        "Per-label auto-accept threshold on the top probability (1.0: never auto-accept); a label not "
+        "listed uses `floor`. "
         "`uncapped` gets its own high one: missing an uncapped clause is the costly error."))
     source: str = Field(default="", description=(
         "How these numbers were chosen (hand-set, or training.thresholds with its model and precision)."))
@@ -102,6 +103,8 @@ class Policy(BaseModel):
         if p_top < self.floor:
             return review(f"uncertain: top probability {p_top:.2f}", "below_floor")
         threshold = self.threshold(top)
+        if threshold >= 1.0:  # training.thresholds writes 1.0 for "not enough evidence to trust this label"
+            return review(f"{top} at {p_top:.2f}: never auto-accepted (threshold 1.00)", "below_threshold")
         if p_top < threshold:
             return review(f"{top} at {p_top:.2f}, below its threshold {threshold:.2f}", "below_threshold")
         return Decision(top, "auto_accept", f"confident: {top} at {p_top:.2f} (threshold {threshold:.2f})",

@@ -66,6 +66,13 @@ def test_capped_close_to_cap_and_collar_is_a_near_miss():
     assert decision.reason == "capped vs cap_and_collar, margin 0.10"
 
 
+def test_threshold_of_one_never_auto_accepts_even_a_certain_prediction():
+    never = Policy(floor=0.5, near_miss_margin=0.15, thresholds={"cap_and_collar": 1.0})
+    decision = never.decide(probs(cap_and_collar=1.0))
+    assert (decision.action, decision.rule) == ("review", "below_threshold")
+    assert decision.reason == "cap_and_collar at 1.00: never auto-accepted (threshold 1.00)"
+
+
 def test_ties_go_to_the_label_first_in_precedence():
     decision = POLICY.decide({"none": 0.35, "uncapped": 0.35, "indemnity": 0.3})
     assert decision.label == "uncapped"
