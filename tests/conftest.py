@@ -59,3 +59,23 @@ def cuad_dir() -> Path:
     if not CUAD.exists():
         pytest.fail(f"CUAD data not found at {CUAD}; set LEXDORA_SHARED_DIR")
     return CUAD
+
+
+@pytest.fixture
+def active_tiny_registry(tmp_path, tiny_model_dir, monkeypatch):
+    """Settings pointed at a temp registry whose active version is a tiny DoRA adapter (T = 1.3)."""
+    from app.classifier import clear_cache
+    from app.config import get_settings
+    from app.registry import Registry
+    from tests.tiny_versions import make_adapter_version
+
+    monkeypatch.setenv("LEXDORA_REGISTRY_DIR", str(tmp_path / "registry"))
+    monkeypatch.setenv("LEXDORA_DEFAULT_MODEL_DIR", str(tmp_path / "default"))
+    monkeypatch.setenv("LEXDORA_DEVICE", "cpu")
+    get_settings.cache_clear()
+    registry = Registry()
+    make_adapter_version(registry, tiny_model_dir, "v-tiny", temperature=1.3)
+    registry.activate("v-tiny")
+    yield registry
+    get_settings.cache_clear()
+    clear_cache()

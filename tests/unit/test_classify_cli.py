@@ -6,26 +6,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from app.classifier import clear_cache
 from app.cli import cli
-from app.config import get_settings
-from app.registry import Registry
 from app.taxonomy import LABEL_IDS
-from tests.tiny_versions import make_adapter_version
 
 
 @pytest.fixture
-def registry(tmp_path, tiny_model_dir, monkeypatch):
-    monkeypatch.setenv("LEXDORA_REGISTRY_DIR", str(tmp_path / "registry"))
-    monkeypatch.setenv("LEXDORA_DEFAULT_MODEL_DIR", str(tmp_path / "default"))
-    monkeypatch.setenv("LEXDORA_DEVICE", "cpu")
-    get_settings.cache_clear()
-    reg = Registry()
-    make_adapter_version(reg, tiny_model_dir, "v-tiny", temperature=1.3)
-    reg.activate("v-tiny")
-    yield reg
-    get_settings.cache_clear()
-    clear_cache()
+def registry(active_tiny_registry):
+    return active_tiny_registry
 
 
 def _run(*args):
