@@ -80,12 +80,18 @@ def test_reviewers_working_at_once_never_get_the_same_clause(people):
     served: dict[int, list[int]] = {}
     errors: list[BaseException] = []
 
+    # Every reviewer holds a claim at the same moment before anyone submits, so the claims really race
+    # (without it one thread can, by scheduling alone, drain the whole queue).
+    all_holding = threading.Barrier(len(people["reviewers"]))
+
     def review(user_id: int) -> None:
         # Each thread has its own sessions and connections: the same as separate Streamlit sessions.
         try:
             mine = served.setdefault(user_id, [])
             while task := services.claim_next_review(user_id, uow=UnitOfWork(session_factory())):
                 mine.append(task.clause.id)
+                if len(mine) == 1:
+                    all_holding.wait(timeout=120)
                 services.submit_review(user_id, task.clause.id, task.clause.model_label,
                                        uow=UnitOfWork(session_factory()))
         except BaseException as e:  # noqa: BLE001 - asserted below
