@@ -10,30 +10,18 @@ pytest.importorskip("ray", reason="Ray is an optional extra: pip install 'lexdor
 from typer.testing import CliRunner  # noqa: E402
 
 from app.batch import read_rows  # noqa: E402
-from app.classifier import clear_cache  # noqa: E402
 from app.cli import cli  # noqa: E402
-from app.config import ROOT, get_settings  # noqa: E402
-from app.registry import Registry  # noqa: E402
-from tests.tiny_versions import make_adapter_version  # noqa: E402
+from app.config import ROOT  # noqa: E402
 
 
 @pytest.fixture
-def local_ray(tmp_path, tiny_model_dir, monkeypatch):
+def local_ray(active_tiny_registry, monkeypatch):
     import ray
 
-    monkeypatch.setenv("LEXDORA_REGISTRY_DIR", str(tmp_path / "registry"))
-    monkeypatch.setenv("LEXDORA_DEFAULT_MODEL_DIR", str(tmp_path / "default"))
-    monkeypatch.setenv("LEXDORA_DEVICE", "cpu")
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    get_settings.cache_clear()
-    reg = Registry()
-    make_adapter_version(reg, tiny_model_dir, "v-tiny", temperature=1.3)
-    reg.activate("v-tiny")
     # Workers inherit LEXDORA_* through the runtime env that app.batch_ray sets up.
-    yield reg
+    yield active_tiny_registry
     ray.shutdown()
-    get_settings.cache_clear()
-    clear_cache()
 
 
 def test_ray_engine_gives_the_local_engines_rows(local_ray, tmp_path):
