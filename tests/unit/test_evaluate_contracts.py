@@ -1,0 +1,80 @@
+"""Whole-contract evaluation of a scores file: answers per contract, grouped by what the model saw."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from app.batch import ClauseWriter
+from app.registry import ModelVersion, Registry
+from app.taxonomy import LABEL_IDS
+from training.evaluate import EvaluationError
+from training.evaluate_contracts import evaluate_scores, main, markdown
+
+TRUTH = {
+    "held": {"cuad_cap": "Yes", "cuad_uncapped": "Yes"},
+    "held2": {"cuad_cap": "No", "cuad_uncapped": "No"},
+    "never": {"cuad_cap": "No", "cuad_uncapped": "No"},
+    "fitted": {"cuad_cap": "Yes", "cuad_uncapped": "No"},
+}
+
+
+def _rows(contract: str, labels: list[str], model: str = "v1", n: int | None = None) -> list[dict]:
+    return [{"contract": contract, "sha256": f"sha-{contract}", "model_version": model,
+             "n_clauses": n or len(labels), "index": i, "number": "", "heading": "", "page": None,
+             "text": f"clause {i}", "label": label,
+             "probabilities": {lab: float(lab == label) for lab in LABEL_IDS}, "decision":
+             "auto_accept" if label == "none" else "review", "reason": ""} for i, label in enumerate(labels)]
+
+
+@pytest.fixture
+def setup(tmp_path):
+    registry = Registry(root=tmp_path / "registry", default_dir=tmp_path / "nodefault")
+    version = ModelVersion("v1", tmp_path / "registry" / "v1")
+    version.path.mkdir(parents=True)
+    version.write_card({"version": "v1"})
+    (version.path / "split.json").write_text(json.dumps({"held": "test", "held2": "test", "fitted": "train"}))
+    truth = tmp_path / "contracts.json"
+    truth.write_text(json.dumps(TRUTH))
+    return registry, truth, tmp_path
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_groups_by_split_and_scores_each_cuad_question(setup, suffix):
+    registry, truth, tmp = setup
+    scores = tmp / f"scores{suffix}"
+    with ClauseWriter(scores) as w:
+        w.write_contract(_rows("held.txt", ["carve_out", "none"]))   # cap yes, uncapped yes: both right
+        w.write_contract(_rows("held2.txt", ["capped", "none"]))     # cap yes: a false positive
+        w.write_contract(_rows("never.txt", ["none", "none", "none"]))
+        w.write_contract(_rows("fitted.txt", ["none"]))             # cap missed
+        w.write_contract(_rows("stranger.txt", ["none"]))           # not a CUAD contract
+        w.write_contract(_rows("torn.txt", ["capped"], n=3))        # a kill cut it short
+    m = evaluate_scores(scores, registry=registry, truth_file=truth)
+
+    assert set(m["groups"]) == {"test", "unseen", "train"}
+    test = m["groups"]["test"]
+    assert test["n_contracts"] == 2 and test["clauses"] == 4 and test["review_share"] == 0.5
+    assert test["cuad_cap"]["precision"] == 0.5 and test["cuad_cap"]["recall"] == 1.0
+    assert test["cuad_uncapped"]["f1"] == 1.0
+    assert m["groups"]["unseen"]["n_contracts"] == 1
+    assert m["groups"]["train"]["cuad_cap"]["recall"] == 0.0
+    assert m["never_trained"]["n_contracts"] == 3
+    assert m["not_in_cuad"] == ["stranger"] and m["incomplete"] == ["torn"]
+    report = markdown(m)
+    assert "never trained on" in report and "stranger" in report and "torn" in report
+
+
+def test_one_model_per_scores_file(setup):
+    registry, truth, tmp = setup
+    scores = tmp / "scores.jsonl"
+    with ClauseWriter(scores) as w:
+        w.write_contract(_rows("held.txt", ["none"]))
+        w.write_contract(_rows("held2.txt", ["none"], model="v2"))
+    with pytest.raises(EvaluationError, match="mixes model versions"):
+        evaluate_scores(scores, registry=registry, truth_file=truth)
+
+
+def test_missing_scores_file_is_a_clear_error(tmp_path, capsys):
+    assert main([str(tmp_path / "nothing.jsonl")]) == 2
+    assert "holds no scored clauses" in capsys.readouterr().err

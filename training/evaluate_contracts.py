@@ -1,0 +1,145 @@
+"""Whole-contract quality of a batch scoring run, against CUAD's contract-level answers.
+
+    python -m app score ../shared/data/cuad/contracts_txt --output scores.jsonl
+    python -m training.evaluate_contracts scores.jsonl [--json F] [--markdown F]
+
+A contract answers CUAD's "Cap On Liability" / "Uncapped Liability" Yes when any of its clauses
+got a label of app.taxonomy.CUAD_MAPPING (the rule of `app score --summary`). Contracts are grouped
+by what the scoring model saw of them (its split.json): `test` and `unseen` (no clause of the
+contract in any split) were never trained on and are the quality figures; `validation` steered
+early stopping, calibration and thresholds; `train` was fitted and is shown only for contrast.
+
+Reads the scores file rather than re-running the model: scoring the development set takes an hour
+on two CPU cores, and this way the figures describe exactly the run that was shipped.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+from app.config import get_settings
+from app.registry import ModelVersionNotFound, Registry
+from training.evaluate import EvaluationError, contract_metrics
+
+# Report order: the groups never trained on first.
+GROUPS = ("test", "unseen", "validation", "train")
+GROUP_NOTES = {
+    "test": "held-out test split: never trained on or tuned on",
+    "unseen": "no labelled clause, so in no split: never trained on",
+    "validation": "steered early stopping, calibration and thresholds",
+    "train": "trained on: optimistic, for contrast only",
+}
+
+
+def contract_labels(scores: Path) -> tuple[str, dict[str, set[str]], dict[str, dict], list[str]]:
+    """(model version, contract -> predicted labels, contract -> clause and review counts, contracts
+    cut short) of a scores file. A contract whose rows stop before its n_clauses (a run killed while
+    writing it) is left out: its missing clauses could change its answers."""
+    from app.batch import read_rows
+
+    labels: dict[str, set[str]] = defaultdict(set)
+    counts: dict[str, dict] = defaultdict(lambda: {"clauses": 0, "review": 0, "expected": 0})
+    versions = set()
+    for row in read_rows(scores):
+        name = Path(row["contract"]).stem
+        versions.add(row["model_version"])
+        labels[name].add(row["label"])
+        counts[name]["clauses"] += 1
+        counts[name]["expected"] = int(row["n_clauses"])
+        counts[name]["review"] += row["decision"] != "auto_accept"
+    if not labels:
+        raise EvaluationError(f"{scores} holds no scored clauses (or does not exist)")
+    if len(versions) > 1:
+        raise EvaluationError(f"{scores} mixes model versions {sorted(versions)}; score with one --model")
+    partial = sorted(c for c, n in counts.items() if n["clauses"] != n["expected"])
+    for name in partial:
+        del labels[name], counts[name]
+    return versions.pop(), dict(labels), dict(counts), partial
+
+
+def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_file: Path | None = None) -> dict:
+    version, predicted, counts, partial = contract_labels(scores)
+    mv = (registry or Registry()).get(version)
+    split_file = mv.path / "split.json"
+    if not split_file.exists():
+        raise EvaluationError(f"model version {version!r} has no split.json: cannot tell held-out contracts")
+    split = json.loads(split_file.read_text())
+    truth_file = truth_file or Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json"
+    truth = json.loads(truth_file.read_text())
+    unknown = sorted(set(predicted) - set(truth))
+
+    def metrics(names: list[str]) -> dict:
+        m = contract_metrics({c: predicted[c] for c in names}, truth)
+        m["clauses"] = sum(counts[c]["clauses"] for c in names)
+        m["review_share"] = sum(counts[c]["review"] for c in names) / m["clauses"]
+        return m
+
+    group_of = {c: split.get(c, "unseen") for c in predicted if c in truth}
+    groups = {g: metrics(sorted(c for c, cg in group_of.items() if cg == g))
+              for g in GROUPS if g in group_of.values()}
+    out = {"scores": str(scores), "model": version, "n_contracts": len(predicted),
+           "n_clauses": sum(c["clauses"] for c in counts.values()), "groups": groups,
+           "not_in_cuad": unknown, "incomplete": partial}
+    never_trained = sorted(c for c, g in group_of.items() if g in ("test", "unseen"))
+    if never_trained:
+        out["never_trained"] = metrics(never_trained)
+    return out
+
+
+def _f(x: float) -> str:
+    return f"{x:.3f}"
+
+
+def markdown(m: dict) -> str:
+    lines = [f"# Whole contracts: model `{m['model']}` on {m['n_contracts']} contracts ({m['n_clauses']} clauses)", "",
+             f"Scores: `{m['scores']}`. A contract answers a CUAD question Yes when any clause gets a label of "
+             "app.taxonomy.CUAD_MAPPING.", "",
+             "| contracts | n | clauses | to review | Cap P | Cap R | Cap F1 | Cap yes | Uncapped P | Uncapped R | "
+             "Uncapped F1 | Uncapped yes |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+    rows = [(g, m["groups"][g]) for g in GROUPS if g in m["groups"]]
+    if "never_trained" in m:
+        rows.insert(sum(g in ("test", "unseen") for g, _ in rows), ("**never trained on (test + unseen)**",
+                                                                     m["never_trained"]))
+    for name, g in rows:
+        cap, unc = g["cuad_cap"], g["cuad_uncapped"]
+        lines.append(f"| {name} | {g['n_contracts']} | {g['clauses']} | {_f(g['review_share'])} | "
+                     f"{_f(cap['precision'])} | {_f(cap['recall'])} | {_f(cap['f1'])} | "
+                     f"{cap['predicted_positive']}/{cap['positives']} | {_f(unc['precision'])} | {_f(unc['recall'])} | "
+                     f"{_f(unc['f1'])} | {unc['predicted_positive']}/{unc['positives']} |")
+    lines += ["", "`yes` columns: contracts predicted Yes / contracts CUAD answers Yes. Groups: "
+              + "; ".join(f"{g}: {GROUP_NOTES[g]}" for g, _ in rows if g in GROUP_NOTES) + "."]
+    if m["not_in_cuad"]:
+        lines += ["", f"Not in contracts.json, so not evaluated ({len(m['not_in_cuad'])}): "
+                  + ", ".join(m["not_in_cuad"])]
+    if m["incomplete"]:
+        lines += ["", f"Cut short in the scores file, so not evaluated ({len(m['incomplete'])}): "
+                  + ", ".join(m["incomplete"])]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m training.evaluate_contracts",
+                                     description=__doc__.split("\n\n")[0])
+    parser.add_argument("scores", type=Path, help="output of python -m app score (JSONL or CSV)")
+    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--markdown", type=Path, help="also write the report here")
+    args = parser.parse_args(argv)
+    try:
+        m = evaluate_scores(args.scores)
+    except (OSError, ModelVersionNotFound, EvaluationError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    report = markdown(m)
+    print(report, end="")
+    if args.json:
+        args.json.write_text(json.dumps(m, indent=2) + "\n")
+    if args.markdown:
+        args.markdown.write_text(report)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
