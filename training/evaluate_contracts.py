@@ -22,10 +22,13 @@ from pathlib import Path
 
 from app.config import get_settings
 from app.registry import ModelVersionNotFound, Registry
+from app.taxonomy import CUAD_MAPPING
 from training.evaluate import EvaluationError, contract_metrics
 
 # Report order: the groups never trained on first.
 GROUPS = ("test", "unseen", "validation", "train")
+# contract_metrics' keys for CUAD's two contract-level questions.
+QUESTIONS = {"cuad_cap": "Cap On Liability", "cuad_uncapped": "Uncapped Liability"}
 GROUP_NOTES = {
     "test": "held-out test split: never trained on or tuned on",
     "unseen": "no labelled clause, so in no split: never trained on",
@@ -41,7 +44,9 @@ def contract_labels(scores: Path) -> tuple[str, dict[str, set[str]], dict[str, d
     from app.batch import read_rows
 
     labels: dict[str, set[str]] = defaultdict(set)
-    counts: dict[str, dict] = defaultdict(lambda: {"clauses": 0, "review": 0, "expected": 0})
+    # Per question, the contract's most likely clause: the probability behind a Yes, for ranking metrics.
+    counts: dict[str, dict] = defaultdict(lambda: {"clauses": 0, "review": 0, "expected": 0,
+                                                   **{q: 0.0 for q in QUESTIONS}})
     versions = set()
     for row in read_rows(scores):
         name = Path(row["contract"]).stem
@@ -50,6 +55,9 @@ def contract_labels(scores: Path) -> tuple[str, dict[str, set[str]], dict[str, d
         counts[name]["clauses"] += 1
         counts[name]["expected"] = int(row["n_clauses"])
         counts[name]["review"] += row["decision"] != "auto_accept"
+        for q, title in QUESTIONS.items():
+            p = sum(row["probabilities"][label] for label in CUAD_MAPPING[title])
+            counts[name][q] = max(counts[name][q], p)
     if not labels:
         raise EvaluationError(f"{scores} holds no scored clauses (or does not exist)")
     if len(versions) > 1:
@@ -72,7 +80,17 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
     unknown = sorted(set(predicted) - set(truth))
 
     def metrics(names: list[str]) -> dict:
+        from sklearn.metrics import average_precision_score, roc_auc_score
+
         m = contract_metrics({c: predicted[c] for c in names}, truth)
+        for q in QUESTIONS:
+            # How well the most likely clause ranks contracts, whatever the Yes rule: where a stricter
+            # contract-level threshold could go. Undefined when the group has one answer only.
+            y = [truth[c][q] == "Yes" for c in names]
+            s = [counts[c][q] for c in names]
+            both = 0 < sum(y) < len(y)
+            m[q]["average_precision"] = float(average_precision_score(y, s)) if both else None
+            m[q]["roc_auc"] = float(roc_auc_score(y, s)) if both else None
         m["clauses"] = sum(counts[c]["clauses"] for c in names)
         m["review_share"] = sum(counts[c]["review"] for c in names) / m["clauses"]
         return m
@@ -89,8 +107,8 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
     return out
 
 
-def _f(x: float) -> str:
-    return f"{x:.3f}"
+def _f(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.3f}"
 
 
 def markdown(m: dict) -> str:
@@ -110,7 +128,14 @@ def markdown(m: dict) -> str:
                      f"{cap['predicted_positive']}/{cap['positives']} | {_f(unc['precision'])} | {_f(unc['recall'])} | "
                      f"{_f(unc['f1'])} | {unc['predicted_positive']}/{unc['positives']} |")
     lines += ["", "`yes` columns: contracts predicted Yes / contracts CUAD answers Yes. Groups: "
-              + "; ".join(f"{g}: {GROUP_NOTES[g]}" for g, _ in rows if g in GROUP_NOTES) + "."]
+              + "; ".join(f"{g}: {GROUP_NOTES[g]}" for g, _ in rows if g in GROUP_NOTES) + ".", "",
+              "Ranking contracts by their most likely clause (sum of the probabilities of the question's labels):",
+              "", "| contracts | Cap average precision | Cap ROC AUC | Uncapped average precision | Uncapped ROC AUC |",
+              "|---|---|---|---|---|"]
+    for name, g in rows:
+        cap, unc = g["cuad_cap"], g["cuad_uncapped"]
+        lines.append(f"| {name} | {_f(cap['average_precision'])} | {_f(cap['roc_auc'])} | "
+                     f"{_f(unc['average_precision'])} | {_f(unc['roc_auc'])} |")
     if m["not_in_cuad"]:
         lines += ["", f"Not in contracts.json, so not evaluated ({len(m['not_in_cuad'])}): "
                   + ", ".join(m["not_in_cuad"])]

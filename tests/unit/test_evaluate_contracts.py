@@ -57,7 +57,10 @@ def test_groups_by_split_and_scores_each_cuad_question(setup, suffix):
     assert test["n_contracts"] == 2 and test["clauses"] == 4 and test["review_share"] == 0.5
     assert test["cuad_cap"]["precision"] == 0.5 and test["cuad_cap"]["recall"] == 1.0
     assert test["cuad_uncapped"]["f1"] == 1.0
+    assert test["cuad_cap"]["roc_auc"] == 0.5  # both contracts have a sure capping clause: no ranking
+    assert test["cuad_uncapped"]["roc_auc"] == 1.0
     assert m["groups"]["unseen"]["n_contracts"] == 1
+    assert m["groups"]["unseen"]["cuad_cap"]["roc_auc"] is None  # one answer only: undefined
     assert m["groups"]["train"]["cuad_cap"]["recall"] == 0.0
     assert m["never_trained"]["n_contracts"] == 3
     assert m["not_in_cuad"] == ["stranger"] and m["incomplete"] == ["torn"]
