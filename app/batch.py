@@ -52,6 +52,19 @@ class BatchReport:
     skipped: int = 0
     clauses: int = 0
     failures: list[ContractFailure] = field(default_factory=list)
+    # file name -> name of the file with the same bytes whose rows stand for both (scored once).
+    copies: dict[str, str] = field(default_factory=dict)
+
+    def skip(self, path: Path, sha256: str, completed: dict[str, list[dict]]) -> None:
+        """A contract whose bytes are already scored: by an earlier run, or as another file of this batch."""
+        first = completed[sha256][0]["contract"]
+        if first == path.name:
+            self.skipped += 1
+            return
+        # A folder often holds the same contract twice ("x.pdf", "x(1).pdf"); the rows are not
+        # written twice (the output is keyed by content), but the summary keeps a row for each name.
+        self.copies[path.name] = first
+        tqdm.write(f"copy: {path}: same bytes as {first}, scored once under that name", file=sys.stderr)
 
     def fail(self, path: Path, message: str) -> None:
         """Record a contract that could not be scored and say so at once, above the progress bar."""
@@ -227,8 +240,11 @@ def _has_torn_tail(path: Path) -> bool:
 # ---------------------------------------------------------------------------- summary
 
 
-def summarise(rows_by_contract: Iterable[list[dict]]) -> list[dict]:
-    """One summary row per contract: CUAD yes/no answers, a count per label, clauses needing review."""
+def summarise(rows_by_contract: Iterable[list[dict]], copies: dict[str, str] | None = None) -> list[dict]:
+    """One summary row per contract: CUAD yes/no answers, a count per label, clauses needing review.
+
+    `copies` (BatchReport.copies) maps a file name to the file with the same bytes; each gets its
+    original's figures under its own name."""
     summary = []
     for rows in rows_by_contract:
         labels = Counter(r["label"] for r in rows)
@@ -240,6 +256,8 @@ def summarise(rows_by_contract: Iterable[list[dict]]) -> list[dict]:
             "n_clauses": len(rows),
             "n_review": sum(r["decision"] != "auto_accept" for r in rows),
         })
+    by_name = {row["contract"]: row for row in summary}
+    summary += [by_name[first] | {"contract": name} for name, first in (copies or {}).items() if first in by_name]
     return summary
 
 
@@ -302,7 +320,7 @@ def score_files(files: list[Path], scorer: ClauseScorer, writer: ClauseWriter,
                 report.fail(item.path, item.error)
                 continue
             if item.clauses is None or item.sha256 in done:
-                report.skipped += 1
+                report.skip(item.path, item.sha256, completed)
                 continue
             try:
                 rows = scorer.rows(item.path.name, item.sha256, item.clauses)
@@ -350,10 +368,11 @@ def score(
         typer.echo(f"error: {e}", err=True)
         raise typer.Exit(2) from None
     if summary is not None:
-        write_summary(summary, summarise(completed.values()))
+        write_summary(summary, summarise(completed.values(), report.copies))
+    copies = f"{len(report.copies)} copies of another file, " if report.copies else ""
     typer.echo(f"{report.scored} contracts scored ({report.clauses} clauses), {report.skipped} already done, "
-               f"{len(report.failures)} failed{' (listed above)' if report.failures else ''}; results in {output}",
-               err=True)
+               f"{copies}{len(report.failures)} failed{' (listed above)' if report.failures else ''}; "
+               f"results in {output}", err=True)
     if report.failures:
         raise typer.Exit(1)
 

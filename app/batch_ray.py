@@ -114,7 +114,7 @@ def score_files_ray(files: list[Path], version: str, writer: ClauseWriter, compl
             bar.update(1)
             continue
         if row["status"] == "skipped":
-            report.skipped += 1
+            report.skip(path, row["sha256"], completed)
             bar.update(1)
             continue
         # Grouped by path, not hash: the same contract under two names must not mix its rows.
@@ -125,7 +125,7 @@ def score_files_ray(files: list[Path], version: str, writer: ClauseWriter, compl
         rows = sorted(partial.pop(row["path"]), key=lambda r: r["index"])
         bar.update(1)
         if row["sha256"] in completed:
-            report.skipped += 1
+            report.skip(path, row["sha256"], completed)
             continue
         if store is not None:
             try:

@@ -137,3 +137,22 @@ def test_db_stores_each_contract_for_review_with_the_batch_probabilities(registr
             assert clause.probs == pytest.approx(row["probabilities"], abs=1e-5)
             assert (clause.decision, clause.model_label) == (row["decision"], row["label"])
         assert summary.n_needs_review == sum(r["decision"] == "review" for r in mine)
+
+
+def test_a_copy_of_a_contract_is_scored_once_and_keeps_its_summary_row(registry, tmp_path):
+    folder = tmp_path / "in"
+    folder.mkdir()
+    shutil.copy(ROOT / "samples" / SAMPLES[1], folder / "msa.txt")
+    shutil.copy(ROOT / "samples" / SAMPLES[1], folder / "msa(1).txt")  # the download saved twice
+    out, summary = tmp_path / "scores.jsonl", tmp_path / "summary.csv"
+    result = _score(folder, "--output", out, "--summary", summary)
+    assert result.exit_code == 0, result.output
+    assert "copy: " in result.output and "same bytes as msa(1).txt" in result.output
+    assert "1 contracts scored" in result.output and "1 copies of another file" in result.output
+    assert {r["contract"] for r in read_rows(out)} == {"msa(1).txt"}  # rows written once
+    with summary.open() as f:
+        table = {row.pop("contract"): row for row in csv.DictReader(f)}
+    assert set(table) == {"msa.txt", "msa(1).txt"} and table["msa.txt"] == table["msa(1).txt"]
+
+    again = _score(folder, "--output", out, "--summary", summary)  # resuming: still one copy, not a new score
+    assert "0 contracts scored" in again.output and "1 already done, 1 copies of another file" in again.output

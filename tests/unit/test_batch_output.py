@@ -95,6 +95,14 @@ def test_summary_answers_cuad_questions_by_the_taxonomy_mapping(tmp_path):
     assert rows[0]["carve_out"] == "1"
 
 
+def test_summary_gives_a_copy_of_a_contract_its_original_figures_under_its_own_name():
+    summary = summarise([_rows("a.pdf", "1", ["capped", "none"], ["review", "auto_accept"])],
+                        copies={"a (copy).pdf": "a.pdf"})
+    assert [s["contract"] for s in summary] == ["a.pdf", "a (copy).pdf"]
+    assert {k: v for k, v in summary[1].items() if k != "contract"} == \
+        {k: v for k, v in summary[0].items() if k != "contract"}
+
+
 def test_jsonl_rows_carry_every_clause_field(tmp_path):
     out = tmp_path / "scores.jsonl"
     with ClauseWriter(out) as writer:

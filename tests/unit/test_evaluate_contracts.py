@@ -9,7 +9,7 @@ from app.batch import ClauseWriter
 from app.registry import ModelVersion, Registry
 from app.taxonomy import LABEL_IDS
 from training.evaluate import EvaluationError
-from training.evaluate_contracts import evaluate_scores, main, markdown
+from training.evaluate_contracts import evaluate_scores, main, markdown, threshold_rule
 
 TRUTH = {
     "held": {"cuad_cap": "Yes", "cuad_uncapped": "Yes"},
@@ -81,3 +81,14 @@ def test_one_model_per_scores_file(setup):
 def test_missing_scores_file_is_a_clear_error(tmp_path, capsys):
     assert main([str(tmp_path / "nothing.jsonl")]) == 2
     assert "holds no scored clauses" in capsys.readouterr().err
+
+
+def test_threshold_rule_is_tuned_on_one_group_and_scored_on_another():
+    truth = {c: {"cuad_cap": yes} for c, yes in
+             [("v1", "Yes"), ("v2", "No"), ("v3", "Yes"), ("r1", "Yes"), ("r2", "No")]}
+    counts = {"v1": {"cuad_cap": 0.9}, "v2": {"cuad_cap": 0.6}, "v3": {"cuad_cap": 0.8},
+              "r1": {"cuad_cap": 0.85}, "r2": {"cuad_cap": 0.7}}
+    rule = threshold_rule("cuad_cap", ["v1", "v2", "v3"], ["r1", "r2"], counts, truth)
+    assert rule["threshold"] == 0.8 and rule["tune_f1"] == 1.0  # separates v1, v3 from v2
+    assert rule["precision"] == 1.0 and rule["recall"] == 1.0   # r2 at 0.7 stays No
+    assert threshold_rule("cuad_cap", ["v1", "v3"], ["r1"], counts, truth) is None  # one answer: nothing to tune
