@@ -257,7 +257,7 @@ def summarise(rows_by_contract: Iterable[list[dict]], copies: dict[str, str] | N
             "n_review": sum(r["decision"] != "auto_accept" for r in rows),
         })
     by_name = {row["contract"]: row for row in summary}
-    summary += [by_name[first] | {"contract": name} for name, first in (copies or {}).items() if first in by_name]
+    summary += [by_name[first] | {"contract": name} for name, first in (copies or {}).items()]
     return summary
 
 

@@ -56,6 +56,11 @@ def label_ids(rows: list[dict]) -> np.ndarray:
     return np.array([LABEL2ID[r["label"]] for r in rows], dtype=np.int64)
 
 
+def cuad_contract_answers() -> dict[str, dict]:
+    """CUAD's contract-level answers ("Cap On Liability", "Uncapped Liability") by contract name."""
+    return json.loads((Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json").read_text())
+
+
 def contracts_in(info, split: str) -> set[str]:
     return {c for c, s in info.split_by_contract.items() if s == split}
 
@@ -241,7 +246,8 @@ def classify_contracts(clf, folder: Path, names: list[str], progress: bool = Tru
 
 # ---------------------------------------------------------------- report
 
-def _f(x) -> str:
+def fmt(x: float | None) -> str:
+    """A metric to three decimals; n/a where it is undefined."""
     return "n/a" if x is None else f"{x:.3f}"
 
 
@@ -251,21 +257,21 @@ def markdown_report(m: dict) -> str:
              f"{m['created']}; test split: {c['n']} real CUAD clauses from {m['n_test_contracts']} contracts "
              f"held out by contract (no synthetic clauses); temperature {m['temperature']:.3f}.", "",
              "| metric | value |", "|---|---|",
-             f"| accuracy | {_f(c['accuracy'])} |",
-             f"| macro-F1 (labels present: {', '.join(c['macro_f1_labels'])}) | {_f(c['macro_f1'])} |",
-             f"| ECE, 15 bins, top label (calibrated) | {_f(c['ece'])} |",
-             f"| ECE before calibration (T = 1) | {_f(m['ece_uncalibrated'])} |",
-             f"| ECE of a perfectly calibrated model at this n (median of 200 draws) | {_f(m['ece_noise_floor'])} |",
-             f"| false-positive `uncapped` rate | {_f(c['fp_uncapped_rate'])} ({c['fp_uncapped']} clauses) |",
-             f"| other-category clauses still `none` | {_f(m['collateral']['none_rate'])} "
+             f"| accuracy | {fmt(c['accuracy'])} |",
+             f"| macro-F1 (labels present: {', '.join(c['macro_f1_labels'])}) | {fmt(c['macro_f1'])} |",
+             f"| ECE, 15 bins, top label (calibrated) | {fmt(c['ece'])} |",
+             f"| ECE before calibration (T = 1) | {fmt(m['ece_uncalibrated'])} |",
+             f"| ECE of a perfectly calibrated model at this n (median of 200 draws) | {fmt(m['ece_noise_floor'])} |",
+             f"| false-positive `uncapped` rate | {fmt(c['fp_uncapped_rate'])} ({c['fp_uncapped']} clauses) |",
+             f"| other-category clauses still `none` | {fmt(m['collateral']['none_rate'])} "
              f"({m['collateral']['n']} clauses{', seeded sample' if m['collateral']['sampled'] else ''}) |",
-             f"| auto-accept rate | {_f(m['routing']['auto_accept_rate'])} |",
-             f"| precision of auto-accepted | {_f(m['routing']['auto_accept_precision'])} |",
+             f"| auto-accept rate | {fmt(m['routing']['auto_accept_rate'])} |",
+             f"| precision of auto-accepted | {fmt(m['routing']['auto_accept_precision'])} |",
              "", f"Routing policy: {m['routing']['policy_source']}; decisions by rule: {m['routing']['by_rule']}.",
              "", "## Per label", "", "| label | precision | recall | F1 | support | predicted |",
              "|---|---|---|---|---|---|"]
     for label, s in c["per_label"].items():
-        lines.append(f"| {label} | {_f(s['precision'])} | {_f(s['recall'])} | {_f(s['f1'])} | {s['support']} | "
+        lines.append(f"| {label} | {fmt(s['precision'])} | {fmt(s['recall'])} | {fmt(s['f1'])} | {s['support']} | "
                      f"{s['predicted']} |")
     lines += ["", "## Confusion matrix (rows true, columns predicted)", "", "![confusion](confusion.png)", "",
               "| true \\ pred | " + " | ".join(LABEL_IDS) + " |", "|---|" + "---|" * len(LABEL_IDS)]
@@ -280,7 +286,7 @@ def markdown_report(m: dict) -> str:
                   "| CUAD question | precision | recall | F1 | positives | predicted positive |", "|---|---|---|---|---|---|"]
         for key, title in (("cuad_cap", "Cap On Liability"), ("cuad_uncapped", "Uncapped Liability")):
             s = k[key]
-            lines.append(f"| {title} | {_f(s['precision'])} | {_f(s['recall'])} | {_f(s['f1'])} | {s['positives']} | "
+            lines.append(f"| {title} | {fmt(s['precision'])} | {fmt(s['recall'])} | {fmt(s['f1'])} | {s['positives']} | "
                          f"{s['predicted_positive']} |")
         if k["failed"]:
             lines += ["", f"Not ingested ({len(k['failed'])}): " + "; ".join(k["failed"])]
@@ -326,10 +332,9 @@ def evaluate(version: str | None = None, *, registry: Registry | None = None, co
 
 def evaluate_contracts(clf, folder: Path, held_out: set[str], *, limit: int | None, progress: bool) -> dict:
     folder = Path(folder)
-    truth_file = Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json"
     if not folder.is_dir():
         raise EvaluationError(f"{folder} is not a folder of contracts")
-    truth = json.loads(truth_file.read_text())
+    truth = cuad_contract_answers()
     stems = {p.stem for p in folder.iterdir() if p.suffix in (".txt", ".pdf")}
     # Only contracts none of whose clauses were trained on: the test split's.
     names = sorted(stems & held_out & set(truth))

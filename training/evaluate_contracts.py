@@ -22,10 +22,9 @@ from pathlib import Path
 
 import numpy as np
 
-from app.config import get_settings
 from app.registry import ModelVersionNotFound, Registry
 from app.taxonomy import CUAD_MAPPING
-from training.evaluate import EvaluationError, contract_metrics
+from training.evaluate import EvaluationError, contract_metrics, cuad_contract_answers, fmt
 
 # Report order: the groups never trained on first.
 GROUPS = ("test", "unseen", "validation", "train")
@@ -77,8 +76,7 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
     if not split_file.exists():
         raise EvaluationError(f"model version {version!r} has no split.json: cannot tell held-out contracts")
     split = json.loads(split_file.read_text())
-    truth_file = truth_file or Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json"
-    truth = json.loads(truth_file.read_text())
+    truth = json.loads(truth_file.read_text()) if truth_file else cuad_contract_answers()
     unknown = sorted(set(predicted) - set(truth))
 
     def metrics(names: list[str]) -> dict:
@@ -129,10 +127,6 @@ def threshold_rule(q: str, tune: list[str], report: list[str], counts: dict, tru
     return {"threshold": tau, "tune_f1": float(f1[best]), "precision": float(p), "recall": float(r), "f1": float(f)}
 
 
-def _f(x: float | None) -> str:
-    return "n/a" if x is None else f"{x:.3f}"
-
-
 def markdown(m: dict) -> str:
     lines = [f"# Whole contracts: model `{m['model']}` on {m['n_contracts']} contracts ({m['n_clauses']} clauses)", "",
              f"Scores: `{m['scores']}`. A contract answers a CUAD question Yes when any clause gets a label of "
@@ -145,10 +139,10 @@ def markdown(m: dict) -> str:
                                                                      m["never_trained"]))
     for name, g in rows:
         cap, unc = g["cuad_cap"], g["cuad_uncapped"]
-        lines.append(f"| {name} | {g['n_contracts']} | {g['clauses']} | {_f(g['review_share'])} | "
-                     f"{_f(cap['precision'])} | {_f(cap['recall'])} | {_f(cap['f1'])} | "
-                     f"{cap['predicted_positive']}/{cap['positives']} | {_f(unc['precision'])} | {_f(unc['recall'])} | "
-                     f"{_f(unc['f1'])} | {unc['predicted_positive']}/{unc['positives']} |")
+        lines.append(f"| {name} | {g['n_contracts']} | {g['clauses']} | {fmt(g['review_share'])} | "
+                     f"{fmt(cap['precision'])} | {fmt(cap['recall'])} | {fmt(cap['f1'])} | "
+                     f"{cap['predicted_positive']}/{cap['positives']} | {fmt(unc['precision'])} | {fmt(unc['recall'])} | "
+                     f"{fmt(unc['f1'])} | {unc['predicted_positive']}/{unc['positives']} |")
     lines += ["", "`yes` columns: contracts predicted Yes / contracts CUAD answers Yes. Groups: "
               + "; ".join(f"{g}: {GROUP_NOTES[g]}" for g, _ in rows if g in GROUP_NOTES) + ".", "",
               "Ranking contracts by their most likely clause (sum of the probabilities of the question's labels):",
@@ -156,8 +150,8 @@ def markdown(m: dict) -> str:
               "|---|---|---|---|---|"]
     for name, g in rows:
         cap, unc = g["cuad_cap"], g["cuad_uncapped"]
-        lines.append(f"| {name} | {_f(cap['average_precision'])} | {_f(cap['roc_auc'])} | "
-                     f"{_f(unc['average_precision'])} | {_f(unc['roc_auc'])} |")
+        lines.append(f"| {name} | {fmt(cap['average_precision'])} | {fmt(cap['roc_auc'])} | "
+                     f"{fmt(unc['average_precision'])} | {fmt(unc['roc_auc'])} |")
     rules = {q: r for q, r in (m.get("threshold_rule") or {}).items() if r}
     if rules:
         lines += ["", "A stricter rule for comparison, not what `app score --summary` uses: Yes when the most likely "
@@ -165,8 +159,8 @@ def markdown(m: dict) -> str:
                   "never trained on:", "", "| question | threshold | validation F1 | precision | recall | F1 |",
                   "|---|---|---|---|---|---|"]
         for q, r in rules.items():
-            lines.append(f"| {QUESTIONS[q]} | {_f(r['threshold'])} | {_f(r['tune_f1'])} | {_f(r['precision'])} | "
-                         f"{_f(r['recall'])} | {_f(r['f1'])} |")
+            lines.append(f"| {QUESTIONS[q]} | {fmt(r['threshold'])} | {fmt(r['tune_f1'])} | {fmt(r['precision'])} | "
+                         f"{fmt(r['recall'])} | {fmt(r['f1'])} |")
     if m["not_in_cuad"]:
         lines += ["", f"Not in contracts.json, so not evaluated ({len(m['not_in_cuad'])}): "
                   + ", ".join(m["not_in_cuad"])]
