@@ -23,8 +23,8 @@ from sqlalchemy.engine import make_url
 from app import services
 from app.config import get_settings
 from app.db import Base, Clause, make_engine, session_factory, upgrade
-from app.services import UnitOfWork
 from tests.fakes import CONTRACT, UncertainScorer
+from tests.review_race import drain_queue_concurrently
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_URL = os.environ.get("LEXDORA_TEST_POSTGRES_URL")
@@ -114,24 +114,7 @@ def test_a_claim_racing_an_uncommitted_claim_takes_the_next_clause(env):
 def test_reviewers_working_at_once_never_get_the_same_clause(env):
     admin, _, reviewers = _setup(4)
     queued = services.dashboard_stats(admin.id).n_needs_review
-    served: dict[int, list[int]] = {}
-    errors: list[BaseException] = []
-
-    def review(user_id: int) -> None:
-        try:
-            mine = served.setdefault(user_id, [])
-            while task := services.claim_next_review(user_id, uow=UnitOfWork(session_factory())):
-                mine.append(task.clause.id)
-                services.submit_review(user_id, task.clause.id, "none", uow=UnitOfWork(session_factory()))
-        except BaseException as e:  # noqa: BLE001 - asserted below
-            errors.append(e)
-
-    threads = [threading.Thread(target=review, args=(r.id,)) for r in reviewers]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    served = drain_queue_concurrently([r.id for r in reviewers], label=lambda task: "none")
     all_served = [cid for ids in served.values() for cid in ids]
     assert len(all_served) == len(set(all_served)) == queued == 6
     with session_factory()() as s:

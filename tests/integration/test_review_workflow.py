@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import threading
 from pathlib import Path
 
 import pytest
@@ -12,10 +11,9 @@ from argon2 import PasswordHasher
 
 from app import services
 from app.config import get_settings
-from app.db import session_factory
 from app.registry import Registry
-from app.services import UnitOfWork
 from tests.fakes import FakeScorer, UncertainScorer
+from tests.review_race import drain_queue_concurrently
 
 ROOT = Path(__file__).resolve().parents[2]
 PDF = ROOT / "samples" / "corio-license-and-hosting.pdf"
@@ -77,32 +75,8 @@ def test_reviewers_working_at_once_never_get_the_same_clause(people):
     services.upload_contract(people["lawyer"].id, TXT.name, TXT.read_bytes(), scorer_factory=UncertainScorer)
     queued = services.dashboard_stats(people["admin"].id).n_needs_review
     assert queued >= 40
-    served: dict[int, list[int]] = {}
-    errors: list[BaseException] = []
-
-    # Every reviewer holds a claim at the same moment before anyone submits, so the claims really race
-    # (without it one thread can, by scheduling alone, drain the whole queue).
-    all_holding = threading.Barrier(len(people["reviewers"]))
-
-    def review(user_id: int) -> None:
-        # Each thread has its own sessions and connections: the same as separate Streamlit sessions.
-        try:
-            mine = served.setdefault(user_id, [])
-            while task := services.claim_next_review(user_id, uow=UnitOfWork(session_factory())):
-                mine.append(task.clause.id)
-                if len(mine) == 1:
-                    all_holding.wait(timeout=120)
-                services.submit_review(user_id, task.clause.id, task.clause.model_label,
-                                       uow=UnitOfWork(session_factory()))
-        except BaseException as e:  # noqa: BLE001 - asserted below
-            errors.append(e)
-
-    threads = [threading.Thread(target=review, args=(r.id,)) for r in people["reviewers"]]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    assert errors == []
+    served = drain_queue_concurrently([r.id for r in people["reviewers"]], label=lambda task: task.clause.model_label,
+                                      hold_together=True)
     all_served = [cid for ids in served.values() for cid in ids]
     assert len(all_served) == len(set(all_served)) == queued
     assert sum(1 for ids in served.values() if ids) > 1  # the work really was shared
