@@ -80,23 +80,29 @@ def _step(model, optimiser, batch) -> None:
 
 
 def time_steps(models: dict, optimisers: dict, batches: list[dict], *, warmup: int, device: str,
-               log=print) -> dict[str, list[float]]:
-    """Per-round step times of every model on the same batch, order rotated each round."""
+               log=print) -> tuple[dict[str, list[float]], dict[str, list[float]]]:
+    """Per-round wall and process-CPU step times of every model on the same batch, order rotated each round.
+
+    CPU time (all threads of this process) is the less noisy of the two on a shared machine:
+    other jobs taking the cores lengthen the wall time of a step, not the work it does.
+    """
     times = {name: [] for name in models}
+    cpu = {name: [] for name in models}
     names = list(models)
     for i, batch in enumerate(batches):
         order = names[i % len(names):] + names[:i % len(names)]
         for name in order:
             models[name].train()
             _sync(device)
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             _step(models[name], optimisers[name], batch)
             _sync(device)
-            dt = time.perf_counter() - t0
+            dt, dc = time.perf_counter() - t0, time.process_time() - c0
             if i >= warmup:
                 times[name].append(dt)
-            log(f"  round {i}{' (warm-up)' if i < warmup else ''} {name}: {dt:.2f}s")
-    return times
+                cpu[name].append(dc)
+            log(f"  round {i}{' (warm-up)' if i < warmup else ''} {name}: {dt:.2f}s wall, {dc:.2f}s cpu")
+    return times, cpu
 
 
 class TensorPeak:
@@ -194,7 +200,8 @@ def run(args) -> list[dict]:
             batches = make_batches(args.warmup + args.rounds, batch_size, args.seq, vocab, args.device)
             print(f"-- batch {batch_size} x {args.seq} tokens, {args.warmup} warm-up + {args.rounds} rounds",
                   flush=True)
-            times = time_steps(models, optimisers, batches, warmup=args.warmup, device=args.device)
+            times, cpu = time_steps(models, optimisers, batches, warmup=args.warmup, device=args.device)
+            mean_cpu = {n: statistics.mean(t) for n, t in cpu.items()}
             memory = {n: peak_memory_mb(models[n], optimisers[n], batches[0], args.device) for n in models}
             mean = {n: statistics.mean(t) for n, t in times.items()}
             round_ratio = {n: statistics.median(a / b for a, b in zip(times[n], times["lora"])) for n in models}
@@ -202,14 +209,18 @@ def run(args) -> list[dict]:
                    "rounds": args.rounds, "mean_step_s": {n: round(v, 4) for n, v in mean.items()},
                    "step_ratio_mean": {n: round(mean[n] / mean["lora"], 4) for n in models},
                    "step_ratio_median_of_rounds": {n: round(v, 4) for n, v in round_ratio.items()},
+                   "mean_cpu_s": {n: round(v, 4) for n, v in mean_cpu.items()},
+                   "cpu_ratio_mean": {n: round(mean_cpu[n] / mean_cpu["lora"], 4) for n in models},
                    "peak_mb": {n: round(m["total"], 1) for n, m in memory.items()},
                    "peak_ratio": {n: round(memory[n]["total"] / memory["lora"]["total"], 4) for n in models},
-                   "memory_kind": memory["lora"]["kind"], "times_s": times}
+                   "memory_kind": memory["lora"]["kind"], "times_s": times, "cpu_s": cpu}
             rows.append(row)
             print(f"   mean step s: " + ", ".join(f"{n} {v:.3f}" for n, v in mean.items()))
             print(f"   DoRA/LoRA step (mean; median of rounds): stock {row['step_ratio_mean']['dora_stock']:.3f}; "
                   f"{row['step_ratio_median_of_rounds']['dora_stock']:.3f} | fast "
                   f"{row['step_ratio_mean']['dora_fast']:.3f}; {row['step_ratio_median_of_rounds']['dora_fast']:.3f}")
+            print(f"   DoRA/LoRA process CPU time: stock {row['cpu_ratio_mean']['dora_stock']:.3f} | "
+                  f"fast {row['cpu_ratio_mean']['dora_fast']:.3f}")
             print(f"   peak MB: " + ", ".join(f"{n} {v}" for n, v in row["peak_mb"].items())
                   + f" | DoRA/LoRA: stock {row['peak_ratio']['dora_stock']:.3f}, fast {row['peak_ratio']['dora_fast']:.3f}",
                   flush=True)
@@ -219,12 +230,14 @@ def run(args) -> list[dict]:
 
 
 def summary(rows: list[dict]) -> str:
-    lines = ["| base | batch | LoRA s/step | stock DoRA / LoRA | fast DoRA / LoRA | peak stock / LoRA | peak fast / LoRA |",
-             "|---|---|---|---|---|---|---|"]
+    lines = ["| base | batch | LoRA s/step | stock DoRA / LoRA | fast DoRA / LoRA | CPU time stock / LoRA | "
+             "CPU time fast / LoRA | peak stock / LoRA | peak fast / LoRA |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         lines.append(f"| {r['base']} | {r['batch']} | {r['mean_step_s']['lora']:.2f} | "
                      f"{r['step_ratio_mean']['dora_stock']:.3f} ({r['step_ratio_median_of_rounds']['dora_stock']:.3f}) | "
                      f"{r['step_ratio_mean']['dora_fast']:.3f} ({r['step_ratio_median_of_rounds']['dora_fast']:.3f}) | "
+                     f"{r['cpu_ratio_mean']['dora_stock']:.3f} | {r['cpu_ratio_mean']['dora_fast']:.3f} | "
                      f"{r['peak_ratio']['dora_stock']:.3f} | {r['peak_ratio']['dora_fast']:.3f} |")
     return "\n".join(lines)
 
@@ -242,9 +255,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rank", type=int, default=16)
     parser.add_argument("--alpha", type=float, default=32)
     parser.add_argument("--top-layers", type=int, default=12)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--out", type=Path, default=None, help="write the rows as JSON here")
     args = parser.parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, device {args.device}, "
           f"load average {os.getloadavg()[0]:.2f}", flush=True)
     rows = run(args)
