@@ -1,17 +1,45 @@
 """Run-time settings, from the environment (prefix LEXDORA_) or a .env file."""
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
 
+_PREFIX = "LEXDORA_"
+# LEXDORA_* variables of the scripts and tests, not settings of the app: scripts/start.sh,
+# scripts/pg_test_server.sh, tests/integration/test_postgres.py.
+NOT_SETTINGS = frozenset({"LEXDORA_PORT", "LEXDORA_PG_DIR", "LEXDORA_PG_PORT", "LEXDORA_TEST_POSTGRES_URL"})
+
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="LEXDORA_", env_file=".env", extra="ignore")
+    """Run-time settings; an unknown LEXDORA_* variable (a typo) or keyword is an error, not ignored."""
+
+    model_config = SettingsConfigDict(env_prefix=_PREFIX, env_file=".env", extra="forbid")
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings,
+                                   file_secret_settings):
+        # A .env file may hold other programs' variables too; only LEXDORA_* ones are ours to check.
+        def ours_from_dotenv() -> dict:
+            return {k: v for k, v in dotenv_settings().items()
+                    if k in cls.model_fields or k.upper().startswith(_PREFIX)}
+
+        return init_settings, env_settings, ours_from_dotenv, file_secret_settings
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_unknown_environment_variable(cls, data):
+        known = {_PREFIX + name.upper() for name in cls.model_fields}
+        unknown = sorted(k for k in os.environ
+                         if k.upper().startswith(_PREFIX) and k.upper() not in known | NOT_SETTINGS)
+        if unknown:
+            raise ValueError(f"unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        return data
 
     database_url: str = Field(
         default=f"sqlite:///{ROOT / 'var' / 'lexdora.db'}",
