@@ -4,9 +4,12 @@ from __future__ import annotations
 import os
 from functools import lru_cache
 from pathlib import Path
+from typing import TypeVar
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+M = TypeVar("M", bound=BaseModel)
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -67,3 +70,39 @@ class Settings(BaseSettings):
 @lru_cache
 def get_settings() -> Settings:
     return Settings()
+
+
+# ---------------------------------------------------------------------------- YAML files of pydantic models
+
+
+class ConfigFileError(ValueError):
+    """A YAML file that is missing, not YAML, not a mapping, or not valid for its model; the message names the file."""
+
+
+def load_yaml_model(path: Path | str, model: type[M], *, what: str = "config file", section: str | None = None,
+                    overrides: dict | None = None) -> M:
+    """The one YAML loader: read `path` (its `section` only, when given) into `model`, overrides winning.
+
+    Errors are ConfigFileError with one line naming the file and each field at fault.
+    """
+    import yaml
+    from pydantic import ValidationError
+
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ConfigFileError(f"{what} {path} not found") from None
+    except yaml.YAMLError as e:
+        raise ConfigFileError(f"{what} {path} is not valid YAML: {e}") from None
+    data = {} if data is None else data
+    if section is not None and isinstance(data, dict):
+        data = data.get(section) or {}
+    if not isinstance(data, dict):
+        raise ConfigFileError(f"{what} {path} must be a mapping of field: value")
+    data.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'file'}: {err['msg']}" for err in e.errors())
+        raise ConfigFileError(f"{what} {path} is invalid: {problems}") from None
