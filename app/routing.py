@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.config import ROOT, ConfigFileError, get_settings, load_yaml_model
+from app.config import ROOT, ConfigFileError, Settings, get_settings, load_yaml_model
 from app.taxonomy import LABEL2ID, LABEL_IDS, confusable_partner
 
 if TYPE_CHECKING:
@@ -126,12 +126,13 @@ class Policy(BaseModel):
         return path
 
 
-def load_policy(version: ModelVersion | None = None) -> Policy:
+def load_policy(version: ModelVersion | None = None, *, settings: Settings | None = None) -> Policy:
     """The policy in force: settings.policy_file, else the model version's policy.yaml, else configs/policy.yaml.
 
     With no version given, the registry's active version is used when there is one.
+    settings: default, the process's (app.config.get_settings).
     """
-    settings = get_settings()
+    settings = settings or get_settings()
     if settings.policy_file is not None:
         return Policy.from_yaml(settings.policy_file)
     if version is None:
