@@ -15,8 +15,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 _PREFIX = "LEXDORA_"
 # LEXDORA_* variables of the scripts and tests, not settings of the app: scripts/start.sh,
-# scripts/pg_test_server.sh, tests/integration/test_postgres.py.
-NOT_SETTINGS = frozenset({"LEXDORA_PORT", "LEXDORA_PG_DIR", "LEXDORA_PG_PORT", "LEXDORA_TEST_POSTGRES_URL"})
+# scripts/pg_test_server.sh, tests/integration/test_postgres.py, tests/browser/conftest.py.
+NOT_SETTINGS = frozenset({"LEXDORA_PORT", "LEXDORA_PG_DIR", "LEXDORA_PG_PORT", "LEXDORA_TEST_POSTGRES_URL",
+                          "LEXDORA_E2E_MODEL"})
 
 
 class Settings(BaseSettings):
