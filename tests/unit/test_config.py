@@ -31,3 +31,17 @@ def test_the_scripts_own_variables_are_not_settings(monkeypatch):
     monkeypatch.setenv("LEXDORA_TEST_POSTGRES_URL", "postgresql+psycopg://x")
     monkeypatch.setenv("LEXDORA_PORT", "8502")
     Settings()
+
+
+def test_every_lexdora_variable_the_repository_uses_is_a_setting_or_listed_as_none():
+    import re
+
+    from app.config import NOT_SETTINGS, ROOT
+
+    used = set()
+    for folder in ("app", "training", "data", "scripts", "tests", "bench"):
+        for path in (ROOT / folder).rglob("*"):
+            if path.suffix in (".py", ".sh") and path.name != "test_config.py":
+                used |= set(re.findall(r"LEXDORA_[A-Z0-9_]+", path.read_text(errors="replace")))
+    settings = {"LEXDORA_" + name.upper() for name in Settings.model_fields}
+    assert used - settings - NOT_SETTINGS == set()
