@@ -16,7 +16,7 @@ from app.db.models import Clause, Contract, Prediction
 from app.exposure import ClauseFacts, exposure_lines
 from app.ingest import Document, IngestError, ingest_bytes
 from app.registry import ModelVersionNotFound
-from app.roles import ClauseStatus, ContractStatus
+from app.roles import ClauseStatus, ContractStatus, Role
 from app.routing import Policy, load_policy
 from app.scoring import ScoredClause, Scorer, score_clauses
 from app.services.errors import InvalidFile, ModelUnavailable, PermissionDenied
@@ -210,7 +210,7 @@ def archive_contract(user_id: int, contract_id: int, *, uow: UnitOfWork | None =
     with begin(uow) as uow:
         user = actor(uow.session, user_id, "archive")
         contract = find_contract(uow.session, contract_id)
-        if user.role != "admin" and contract.uploaded_by_id != user.id:
+        if user.role != Role.ADMIN and contract.uploaded_by_id != user.id:
             raise PermissionDenied("Only the lawyer who uploaded a contract, or an admin, can archive it.")
         previous, contract.status = contract.status, ContractStatus.ARCHIVED
         audit(uow.session, user_id, "archive", "contract", contract.id, previous_status=previous)

@@ -492,3 +492,21 @@ def test_every_write_leaves_an_audit_event(uow, contract, people, factory):
     services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
     services.export_labels(people["lawyer"].id, uow=uow())
     assert actions(factory) == ["register_user"] * 5 + ["upload", "claim", "review", "export"]
+
+
+def test_a_contract_scored_elsewhere_is_stored_as_given_without_reading_it_again(uow, people, factory, settings):
+    # `python -m app score --db`: the batch hands over its own clauses and probabilities.
+    from app.scoring import score_clauses
+
+    document, clauses = fake_ingest(CONTRACT.encode(), "msa.txt")
+    scored = score_clauses(clauses, FakeScorer(), POLICY)
+
+    summary = services.store_scored_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), document, scored,
+                                             settings=settings, uow=uow())
+    assert (summary.n_clauses, summary.n_needs_review, summary.model_version) == (6, 4, "fake-v1")
+    detail = services.get_contract(people["lawyer"].id, summary.contract_id, uow=uow())
+    assert [c.probs for c in detail.clauses] == [s.probabilities for s in scored]
+    assert [c.reason for c in detail.clauses] == [s.decision.reason for s in scored]
+    again = services.store_scored_contract(people["lawyer"].id, "copy.txt", CONTRACT.encode(), document, scored,
+                                           settings=settings, uow=uow())
+    assert again.duplicate and count(factory, Contract) == 1
