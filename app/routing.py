@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.config import ROOT, get_settings
+from app.config import ROOT, ConfigFileError, Settings, get_settings, load_yaml_model
 from app.taxonomy import LABEL2ID, LABEL_IDS, confusable_partner
 
 if TYPE_CHECKING:
@@ -112,20 +112,10 @@ class Policy(BaseModel):
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> Policy:
-        path = Path(path)
         try:
-            data = yaml.safe_load(path.read_text())
-        except FileNotFoundError:
-            raise PolicyError(f"policy file {path} not found") from None
-        except yaml.YAMLError as e:
-            raise PolicyError(f"policy file {path} is not valid YAML: {e}") from None
-        if not isinstance(data, dict):
-            raise PolicyError(f"policy file {path} must be a mapping with floor, near_miss_margin and thresholds")
-        try:
-            return cls.model_validate(data)
-        except ValidationError as e:
-            problems = "; ".join(f"{'.'.join(map(str, err['loc'])) or 'policy'}: {err['msg']}" for err in e.errors())
-            raise PolicyError(f"policy file {path} is invalid: {problems}") from None
+            return load_yaml_model(path, cls, what="policy file")
+        except ConfigFileError as e:
+            raise PolicyError(str(e)) from None
 
     def to_yaml(self, path: Path | str) -> Path:
         path = Path(path)
@@ -136,12 +126,13 @@ class Policy(BaseModel):
         return path
 
 
-def load_policy(version: ModelVersion | None = None) -> Policy:
+def load_policy(version: ModelVersion | None = None, *, settings: Settings | None = None) -> Policy:
     """The policy in force: settings.policy_file, else the model version's policy.yaml, else configs/policy.yaml.
 
     With no version given, the registry's active version is used when there is one.
+    settings: default, the process's (app.config.get_settings).
     """
-    settings = get_settings()
+    settings = settings or get_settings()
     if settings.policy_file is not None:
         return Policy.from_yaml(settings.policy_file)
     if version is None:

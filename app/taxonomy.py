@@ -35,7 +35,6 @@ LABELS: tuple[Label, ...] = (
 )
 
 LABEL_IDS: tuple[str, ...] = tuple(label.id for label in LABELS)
-PRECEDENCE: tuple[str, ...] = LABEL_IDS
 BUCKETS: tuple[str, ...] = tuple(i for i in LABEL_IDS if i != "none")
 LABEL2ID: dict[str, int] = {label: i for i, label in enumerate(LABEL_IDS)}
 ID2LABEL: dict[int, str] = dict(enumerate(LABEL_IDS))

@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
 
-    from app.batch import ClauseScorer, ClauseWriter, score_files
+    from app.batch import ClauseWriter, score_files
     from app.classifier import Classifier
     from app.ingest import ingest_path
     from app.routing import load_policy
@@ -70,19 +70,19 @@ def main(argv: list[str] | None = None) -> int:
 
         version = fresh_adapter_version(args.fresh_adapter, tmp / "registry")
         classifier = Classifier.load(version.name, registry=Registry(root=tmp / "registry"))
-        scorer = ClauseScorer(classifier, load_policy(version))
     else:
-        scorer = ClauseScorer.load(args.model)
+        classifier = Classifier.load(args.model)
+    policy = load_policy(classifier.version)
     files = development_contracts(args.limit)
     texts = [[c.text for c in ingest_path(f)[1]] for f in files]  # for the classifier-alone runs, untimed
     n_clauses = sum(map(len, texts))
-    scorer.classifier.predict_proba(texts[0][:32])  # warm-up: first-call allocations are not scoring
+    classifier.predict_proba(texts[0][:32])  # warm-up: first-call allocations are not scoring
 
     def pipeline(r: int) -> float:
         out = tmp / f"scores-{r}.jsonl"
         start = time.perf_counter()
         with ClauseWriter(out) as writer:
-            report = score_files(files, scorer, writer, {}, progress=False)
+            report = score_files(files, classifier, policy, writer, {}, progress=False)
         elapsed = time.perf_counter() - start
         assert report.scored == len(files) and report.clauses == n_clauses, report
         return elapsed
@@ -90,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     def classifier_alone() -> float:
         start = time.perf_counter()
         for contract in texts:
-            scorer.classifier.predict_proba(contract)
+            classifier.predict_proba(contract)
         return time.perf_counter() - start
 
     times: dict[str, list[float]] = {"pipeline": [], "classifier": []}
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> int:
 
     total = {k: sum(v) for k, v in times.items()}
     figures = {
-        "model": scorer.model_version, "contracts": len(files), "clauses": n_clauses, "rounds": args.rounds,
+        "model": classifier.version.name, "contracts": len(files), "clauses": n_clauses, "rounds": args.rounds,
         "pipeline_contracts_per_s": len(files) * args.rounds / total["pipeline"],
         "pipeline_clauses_per_s": n_clauses * args.rounds / total["pipeline"],
         "classifier_clauses_per_s": n_clauses * args.rounds / total["classifier"],

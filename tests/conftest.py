@@ -1,5 +1,11 @@
-"""Shared fixtures. Unit tests use a tiny Llama made from a config: fast, and the same
-code path (LlamaForSequenceClassification, PEFT, tokenizer files) as the real 135M model."""
+"""Shared fixtures, and the three speeds kept apart.
+
+Unit tests use a tiny Llama made from a config: fast, and the same code path
+(LlamaForSequenceClassification, PEFT, tokenizer files) as the real 135M model. Every test under
+tests/integration is marked `integration` and every one under tests/browser `browser`, so
+`pytest -m "not integration and not browser"` is the fast suite; a test outside those that loads
+the real 135M model fails.
+"""
 from __future__ import annotations
 
 import os
@@ -46,6 +52,46 @@ def build_tiny_llama(path: Path, num_labels: int = 7, seed: int = 0) -> Path:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+_SPEEDS = {"integration": "integration", "browser": "browser"}   # folder under tests/ -> marker
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        folder = Path(item.fspath).relative_to(ROOT / "tests").parts[0]
+        if folder in _SPEEDS:
+            item.add_marker(_SPEEDS[folder])
+
+
+class RealModelInFastTest(AssertionError):
+    """A test without the `integration` marker reached for the 135M model."""
+
+
+@pytest.fixture(autouse=True)
+def _no_real_model_in_fast_tests(request, monkeypatch):
+    """Fail a fast test (no integration/browser marker) that loads the real base model."""
+    if request.node.get_closest_marker("integration") or request.node.get_closest_marker("browser"):
+        yield
+        return
+    import app.modeling
+
+    real = app.modeling.resolve_base_model
+    reached: list[str] = []
+    big = (ROOT / "models").resolve()
+
+    def guarded(ref: str) -> str:
+        resolved = Path(ref).resolve() if not ref.startswith(app.modeling.EMBEDDED_PREFIX) else None
+        if ref == app.modeling.EMBEDDED_DEFAULT or (resolved is not None and resolved.is_relative_to(big)):
+            reached.append(ref)
+            raise RealModelInFastTest(f"{request.node.nodeid} loads the real base model ({ref}); use the tiny "
+                                      "model fixtures or mark the test integration")
+        return real(ref)
+
+    monkeypatch.setattr(app.modeling, "resolve_base_model", guarded)
+    yield reached   # a test of this guard empties it after provoking it
+    if reached:  # also when the code under test caught the error
+        pytest.fail(f"loads the real base model ({reached[0]}) without the integration marker", pytrace=False)
 
 
 @pytest.fixture(scope="session")

@@ -5,8 +5,11 @@ clause text, so a test can say which clauses are near misses, uncertain or confi
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from app.registry import ModelVersion
 from app.taxonomy import LABEL_IDS
 
 # keyword -> (label, probability) pairs; the rest of the mass is spread over the other labels.
@@ -28,7 +31,8 @@ def distribution(text: str) -> np.ndarray:
 
 
 class FakeScorer:
-    version_name = "fake-v1"
+    # A version outside any registry: it has no policy.yaml, so routing falls back to configs/policy.yaml.
+    version = ModelVersion("fake-v1", Path("/nonexistent/fake-v1"))
 
     def __init__(self):
         self.calls = 0

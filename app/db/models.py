@@ -13,10 +13,7 @@ from sqlalchemy import (JSON, Boolean, DateTime, Float, ForeignKey, Index, Integ
                         UniqueConstraint)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-ROLES = ("lawyer", "reviewer", "admin")
-CONTRACT_STATUSES = ("in_review", "complete", "archived")
-# needs_review: routed to review, no review yet; auto_accepted: routing accepted it; reviewed: a person settled it.
-CLAUSE_STATUSES = ("needs_review", "auto_accepted", "reviewed")
+from app.roles import CLAUSE_STATUSES, CONTRACT_STATUSES, ROLES, ContractStatus  # noqa: F401  (kept for importers)
 
 
 def utcnow() -> datetime:
@@ -55,7 +52,7 @@ class Contract(Base):
     size_bytes: Mapped[int] = mapped_column(Integer)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-    status: Mapped[str] = mapped_column(String(16), default="in_review")
+    status: Mapped[str] = mapped_column(String(16), default=ContractStatus.IN_REVIEW.value)
     text: Mapped[str] = mapped_column(Text)  # the extracted text; clause offsets point into it
 
     uploaded_by: Mapped[User] = relationship()

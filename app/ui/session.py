@@ -3,14 +3,17 @@ from __future__ import annotations
 
 import streamlit as st
 
-# (file, title, icon, roles allowed). Services check roles again; this only decides what is shown.
+from app.roles import may
+
+# (file, title, icon, permission of app.roles the page needs). The services check the same table;
+# this only decides what is shown.
 _PAGES = (
-    ("app/ui/upload.py", "Upload", ":material/upload_file:", {"lawyer", "admin"}),
-    ("app/ui/review.py", "Review queue", ":material/rule:", {"reviewer", "admin"}),
-    ("app/ui/contracts.py", "Contracts", ":material/description:", {"lawyer", "reviewer", "admin"}),
-    ("app/ui/dashboard.py", "Dashboard", ":material/monitoring:", {"admin"}),
-    ("app/ui/models.py", "Model versions", ":material/model_training:", {"admin"}),
-    ("app/ui/users.py", "Users", ":material/group:", {"admin"}),
+    ("app/ui/upload.py", "Upload", ":material/upload_file:", "upload"),
+    ("app/ui/review.py", "Review queue", ":material/rule:", "review"),
+    ("app/ui/contracts.py", "Contracts", ":material/description:", "read"),
+    ("app/ui/dashboard.py", "Dashboard", ":material/monitoring:", "dashboard"),
+    ("app/ui/models.py", "Model versions", ":material/model_training:", "manage_models"),
+    ("app/ui/users.py", "Users", ":material/group:", "manage_users"),
 )
 
 
@@ -24,7 +27,8 @@ def log_out() -> None:
 
 
 def pages_for(role: str) -> list[st.Page]:
-    return [st.Page(path, title=title, icon=icon) for path, title, icon, roles in _PAGES if role in roles]
+    return [st.Page(path, title=title, icon=icon) for path, title, icon, permission in _PAGES
+            if may(role, permission)]
 
 
 def require_user():

@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app import services
+from app.roles import ROLES
 from app.ui.session import require_user
 
 user = require_user()
@@ -13,7 +14,7 @@ with st.form("add_user", clear_on_submit=True):
     st.subheader("Add a user")
     username = st.text_input("User name", key="new_username")
     password = st.text_input("Password", type="password", key="new_password")
-    role = st.selectbox("Role", ["lawyer", "reviewer", "admin"], key="new_role")
+    role = st.selectbox("Role", list(ROLES), key="new_role")
     added = st.form_submit_button("Add user", key="new_user_submit")
 if added:
     try:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 import yaml
 
 from app.taxonomy import LABEL_IDS
@@ -24,6 +25,15 @@ def test_compare_writes_lora_dora_and_tfidf_rows_on_one_split(tmp_path, tiny_mod
     assert rows["dora"]["params"]["trainable"] > rows["lora"]["params"]["trainable"]  # + magnitude vectors
     for r in rows.values():
         assert set(r["metrics"]["per_label_f1"]) == set(LABEL_IDS)
-    assert report["step_time"]["dora_over_lora"] > 0
+    # Step times: one per timing round and method, and the ratio is of their means (not just "positive").
+    t = report["step_time"]
+    assert t["rounds"] == 1
+    for method in ("lora", "dora"):
+        assert len(t["times_s"][method]) == 1 and all(s > 0 for s in t["times_s"][method])
+        assert t["mean_s"][method] == pytest.approx(sum(t["times_s"][method]) / len(t["times_s"][method]))
+        assert rows[method]["mean_step_s"] == t["mean_s"][method]
+    assert t["dora_over_lora"] == pytest.approx(t["mean_s"]["dora"] / t["mean_s"]["lora"])
+    for r in rows.values():
+        assert all(0.0 <= f <= 1.0 for f in r["metrics"]["per_label_f1"].values() if f is not None)
     md = (tmp_path / "out" / "compare-tiny.md").read_text()
     assert "TF-IDF + logistic regression" in md and "2 steps each" in md

@@ -48,7 +48,7 @@ def pg_url():
 def env(pg_url, tmp_path, monkeypatch):
     monkeypatch.setenv("LEXDORA_DATABASE_URL", pg_url)
     monkeypatch.setenv("LEXDORA_UPLOAD_DIR", str(tmp_path / "uploads"))
-    monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(services.users, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     get_settings.cache_clear()
     yield pg_url
     get_settings.cache_clear()

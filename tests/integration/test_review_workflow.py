@@ -27,7 +27,7 @@ def env(tmp_path, monkeypatch):
     monkeypatch.setenv("LEXDORA_UPLOAD_DIR", str(tmp_path / "uploads"))
     monkeypatch.setenv("LEXDORA_REGISTRY_DIR", str(tmp_path / "registry"))
     monkeypatch.setenv("LEXDORA_DEFAULT_MODEL_DIR", str(tmp_path / "no-default"))
-    monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(services.users, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     get_settings.cache_clear()
     yield get_settings()
     get_settings.cache_clear()

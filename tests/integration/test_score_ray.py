@@ -19,7 +19,7 @@ def local_ray(active_tiny_registry, monkeypatch):
     import ray
 
     monkeypatch.delenv("RAY_ADDRESS", raising=False)
-    # Workers inherit LEXDORA_* through the runtime env that app.batch_ray sets up.
+    # Workers inherit LEXDORA_* through the runtime env that app.batch.ray sets up.
     yield active_tiny_registry
     ray.shutdown()
 

@@ -9,6 +9,7 @@ import csv
 import functools
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -16,6 +17,7 @@ from streamlit.testing.v1 import AppTest
 
 from app import services
 from app.config import get_settings
+from app.registry import ModelVersion
 from app.taxonomy import LABEL_IDS
 from tests.conftest import ROOT
 
@@ -29,7 +31,8 @@ SAMPLE = ROOT / "samples" / "paxmedica-master-service-agreement.txt"
 class KeywordScorer:
     """Deterministic probabilities: liability wording is a near miss (carve_out vs uncapped), the rest 'none'."""
 
-    version_name = "default"
+    # Named like the registry's default; without a policy.yaml, so routing uses configs/policy.yaml.
+    version = ModelVersion("default", Path("/nonexistent/default"))
 
     def predict_proba(self, texts: list[str]) -> np.ndarray:
         rows = []

@@ -13,7 +13,7 @@ from app.config import get_settings
 @pytest.fixture(autouse=True)
 def env(tmp_path, monkeypatch):
     monkeypatch.setenv("LEXDORA_DATABASE_URL", f"sqlite:///{tmp_path / 'lexdora.db'}")
-    monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(services.users, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
     get_settings.cache_clear()
     yield
     get_settings.cache_clear()

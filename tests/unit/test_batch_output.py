@@ -90,9 +90,24 @@ def test_summary_answers_cuad_questions_by_the_taxonomy_mapping(tmp_path):
     write_summary(out, summary)
     with out.open() as f:
         rows = list(csv.DictReader(f))
-    assert list(rows[0]) == ["contract", "has_cap", "has_uncapped", "carve_out", "cap_and_collar", "capped",
-                             "uncapped", "exclusion", "indemnity", "none", "n_clauses", "n_review"]
+    assert list(rows[0]) == ["contract", "has_cap", "has_uncapped", "p_cap", "p_uncapped", "carve_out",
+                             "cap_and_collar", "capped", "uncapped", "exclusion", "indemnity", "none", "n_clauses",
+                             "n_review"]
     assert rows[0]["carve_out"] == "1"
+    # The probability behind each answer: the best clause's summed probability of the mapped labels
+    # (carve_out 0.94 + capped, cap_and_collar, exclusion 0.01 each; carve_out 0.94 + uncapped 0.01).
+    assert (float(rows[0]["p_cap"]), float(rows[0]["p_uncapped"])) == pytest.approx((0.97, 0.95))
+    assert (float(rows[3]["p_cap"]), float(rows[3]["p_uncapped"])) == pytest.approx((0.04, 0.02))
+
+
+def test_summary_follows_the_model_versions_contract_rule():
+    from app.scoring import ContractRule
+
+    contracts = [_rows("carve.pdf", "1", ["carve_out", "none"]), _rows("plain.pdf", "4", ["none", "indemnity"])]
+    strict = ContractRule.model_validate({"cap": {"method": "max_prob", "threshold": 0.98},
+                                          "uncapped": {"method": "max_prob", "threshold": 0.5}})
+    summary = summarise(contracts, rule=strict)
+    assert [(s["has_cap"], s["has_uncapped"]) for s in summary] == [("false", "true"), ("false", "false")]
 
 
 def test_summary_gives_a_copy_of_a_contract_its_original_figures_under_its_own_name():

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from app import routing
+from app.config import Settings
 from app.routing import Policy, PolicyError, load_policy
 from app.taxonomy import LABEL_IDS
 
@@ -115,23 +116,15 @@ def test_shipped_default_policy_is_valid_and_strict_on_uncapped():
     assert policy.threshold("uncapped") == max(policy.thresholds.values())
 
 
-class _Settings:
-    def __init__(self, policy_file=None):
-        self.policy_file = policy_file
-
-
 class _Version:
     def __init__(self, policy_path):
         self.policy_path = policy_path
 
 
-def test_load_policy_prefers_settings_then_version_then_default(tmp_path, monkeypatch):
+def test_load_policy_prefers_settings_then_version_then_default(tmp_path):
     from_settings = Policy(floor=0.1, near_miss_margin=0.1).to_yaml(tmp_path / "s.yaml")
     from_version = Policy(floor=0.2, near_miss_margin=0.1).to_yaml(tmp_path / "v.yaml")
 
-    monkeypatch.setattr(routing, "get_settings", lambda: _Settings(from_settings))
-    assert load_policy(_Version(from_version)).floor == 0.1
-
-    monkeypatch.setattr(routing, "get_settings", lambda: _Settings(None))
-    assert load_policy(_Version(from_version)).floor == 0.2
-    assert load_policy(_Version(None)) == Policy.from_yaml(routing.DEFAULT_POLICY_FILE)
+    assert load_policy(_Version(from_version), settings=Settings(policy_file=from_settings)).floor == 0.1
+    assert load_policy(_Version(from_version), settings=Settings(policy_file=None)).floor == 0.2
+    assert load_policy(_Version(None), settings=Settings()) == Policy.from_yaml(routing.DEFAULT_POLICY_FILE)

@@ -103,9 +103,26 @@ def test_long_unit_is_cut_at_sentence_boundaries_within_the_budget():
     assert sum(len(c.text.split()) for c in clauses) == len(("7. Records. " + body).split())
 
 
-def test_unit_just_over_max_words_is_cut_but_one_under_is_not():
-    words = "word " * (MAX_WORDS - 10)
-    assert len(segment(doc("3. Scope. " + words.strip() + "."))) == 1
+def _paragraph_of(n_words: int) -> str:
+    """One numbered paragraph of exactly `n_words` words, in ten-word sentences."""
+    sentence = "The Supplier shall keep full records of every shipment made."
+    body = " ".join([sentence] * ((n_words - 2) // 10))
+    pad = n_words - 2 - len(body.split())
+    text = "3. Scope. " + body + (" " + " ".join(["more"] * (pad - 1) + ["end."]) if pad else "")
+    assert len(text.split()) == n_words
+    return text
+
+
+@pytest.mark.parametrize("n_words, cut", [(MAX_WORDS - 1, False), (MAX_WORDS, False), (MAX_WORDS + 1, True)])
+def test_unit_just_over_max_words_is_cut_but_one_under_is_not(n_words, cut):
+    text = _paragraph_of(n_words)
+    clauses = segment(doc(text))
+    if cut:
+        assert len(clauses) >= 2 and all(len(c.text.split()) <= TARGET_WORDS for c in clauses)
+        assert all(c.text.endswith(".") for c in clauses)  # cut at sentence ends
+        assert " ".join(c.text for c in clauses) == text   # nothing lost or repeated
+    else:
+        assert [c.text for c in clauses] == [text]
 
 
 def test_pages_come_from_page_starts():

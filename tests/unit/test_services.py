@@ -5,6 +5,7 @@ Ingestion and the classifier have their own tests; here they only feed the servi
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import json
 import re
@@ -18,6 +19,7 @@ from sqlalchemy.orm import sessionmaker
 
 from app import services
 from app.config import Settings
+from app.ingest import IngestError
 from app.db import AuditEvent, Base, Clause, Contract, Prediction, Review, User, make_engine
 from app.registry import Registry
 from app.routing import Policy
@@ -25,10 +27,6 @@ from app.services import UnitOfWork
 from tests.fakes import CONTRACT, FakeScorer
 
 POLICY = Policy(floor=0.5, near_miss_margin=0.15, thresholds={"uncapped": 0.95, "exclusion": 0.8, "capped": 0.85})
-
-
-class IngestError(ValueError):
-    pass
 
 
 @dataclass
@@ -99,16 +97,16 @@ def uow(factory, clock):
 
 @pytest.fixture(autouse=True)
 def settings(tmp_path, monkeypatch):
-    import app.ingest
-
-    s = Settings(upload_dir=tmp_path / "uploads", registry_dir=tmp_path / "registry",
-                 default_model_dir=tmp_path / "no-default", max_upload_mb=1.0, batch_size=4)
-    monkeypatch.setattr(services, "get_settings", lambda: s)
-    monkeypatch.setattr(app.ingest, "ingest_bytes", fake_ingest, raising=False)
-    monkeypatch.setattr(app.ingest, "IngestError", IngestError, raising=False)
     # argon2's default cost (~0.5 s a hash on a busy CI box) is not what these tests test.
-    monkeypatch.setattr(services, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
-    return s
+    monkeypatch.setattr(services.users, "hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    return Settings(upload_dir=tmp_path / "uploads", registry_dir=tmp_path / "registry",
+                    default_model_dir=tmp_path / "no-default", max_upload_mb=1.0, batch_size=4)
+
+
+@pytest.fixture
+def upload(settings):
+    """services.upload_contract with this test's settings and the fake ingestion passed in."""
+    return functools.partial(services.upload_contract, settings=settings, ingest=fake_ingest)
 
 
 @pytest.fixture
@@ -123,8 +121,8 @@ def people(uow):
 
 
 @pytest.fixture
-def contract(uow, people):
-    return services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+def contract(uow, people, upload):
+    return upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
                                     policy=POLICY, uow=uow())
 
 
@@ -220,67 +218,67 @@ def test_upload_stores_clauses_in_order_with_routed_predictions(uow, contract, f
     assert stored.read_bytes() == CONTRACT.encode()
 
 
-def test_same_bytes_again_are_a_duplicate_and_not_scored_again(uow, contract, people, factory):
+def test_same_bytes_again_are_a_duplicate_and_not_scored_again(uow, contract, people, factory, upload):
     scorer = FakeScorer()
-    again = services.upload_contract(people["lawyer2"].id, "copy.txt", CONTRACT.encode(),
+    again = upload(people["lawyer2"].id, "copy.txt", CONTRACT.encode(),
                                      scorer_factory=lambda: scorer, policy=POLICY, uow=uow())
     assert again.duplicate and again.contract_id == contract.contract_id and again.filename == "msa.txt"
     assert scorer.calls == 0 and count(factory, Contract) == 1
     assert actions(factory)[-1] == "upload_duplicate"
 
 
-def test_progress_is_reported_up_to_done(uow, people):
+def test_progress_is_reported_up_to_done(uow, people, upload):
     seen = []
-    services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+    upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
                              policy=POLICY, progress=lambda f, m: seen.append((f, m)), uow=uow())
     fractions = [f for f, _ in seen]
     assert fractions == sorted(fractions) and fractions[-1] == 1.0
     assert "scored 6/6 clauses" in seen[-3][1]
 
 
-def test_unreadable_file_is_an_invalid_file_error_naming_it(uow, people, factory):
+def test_unreadable_file_is_an_invalid_file_error_naming_it(uow, people, factory, upload):
     with pytest.raises(services.InvalidFile, match=r"^scan\.txt: not a text file"):
-        services.upload_contract(people["lawyer"].id, "scan.txt", b"\xff\xfe\x00bad", scorer_factory=FakeScorer,
+        upload(people["lawyer"].id, "scan.txt", b"\xff\xfe\x00bad", scorer_factory=FakeScorer,
                                  policy=POLICY, uow=uow())
     assert count(factory, Contract) == 0
 
 
-def test_oversized_file_is_refused_with_the_limit_from_settings(uow, people):
+def test_oversized_file_is_refused_with_the_limit_from_settings(uow, people, upload):
     with pytest.raises(services.InvalidFile, match=r"^big\.txt: the file is 2\.0 MB, over the 1 MB limit$"):
-        services.upload_contract(people["lawyer"].id, "big.txt", b"x" * (2 * 1024 * 1024),
+        upload(people["lawyer"].id, "big.txt", b"x" * (2 * 1024 * 1024),
                                  scorer_factory=FakeScorer, policy=POLICY, uow=uow())
 
 
-def test_a_failing_scorer_leaves_no_rows(uow, people, factory):
+def test_a_failing_scorer_leaves_no_rows(uow, people, factory, upload):
     class Broken(FakeScorer):
         def predict_proba(self, texts):
             return super().predict_proba(texts)[:, :3]
 
     with pytest.raises(RuntimeError, match="returned shape"):
-        services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=Broken,
+        upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=Broken,
                                  policy=POLICY, uow=uow())
     assert count(factory, Contract) == count(factory, Clause) == count(factory, Prediction) == 0
 
 
-def test_a_model_that_cannot_load_is_a_model_unavailable_error(uow, people):
+def test_a_model_that_cannot_load_is_a_model_unavailable_error(uow, people, upload):
     from app.registry import ModelVersionNotFound
 
     def missing():
         raise ModelVersionNotFound("model version 'default' not found (known: none)")
 
     with pytest.raises(services.ModelUnavailable, match="cannot score contracts right now: model version 'default'"):
-        services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=missing,
+        upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=missing,
                                  uow=uow())
 
 
-def test_reviewers_cannot_upload(uow, people):
+def test_reviewers_cannot_upload(uow, people, upload):
     with pytest.raises(services.PermissionDenied, match="A reviewer cannot upload contracts"):
-        services.upload_contract(people["reviewer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+        upload(people["reviewer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
                                  policy=POLICY, uow=uow())
 
 
-def test_upload_without_a_policy_uses_the_default_policy_file(uow, people):
-    summary = services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(),
+def test_upload_without_a_policy_uses_the_default_policy_file(uow, people, upload):
+    summary = upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(),
                                        scorer_factory=FakeScorer, uow=uow())
     assert summary.n_clauses == 6 and summary.n_needs_review >= 4
 
@@ -300,9 +298,9 @@ def test_missing_contract_is_not_found(uow, people):
         services.get_contract(people["lawyer"].id, 99, uow=uow())
 
 
-def test_uploading_an_archived_contract_again_restores_it(uow, contract, people):
+def test_uploading_an_archived_contract_again_restores_it(uow, contract, people, upload):
     services.archive_contract(people["lawyer"].id, contract.contract_id, uow=uow())
-    again = services.upload_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
+    again = upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer,
                                      policy=POLICY, uow=uow())
     assert again.duplicate
     assert [c.status for c in services.list_contracts(people["lawyer"].id, uow=uow())] == ["in_review"]
@@ -423,12 +421,14 @@ def test_dashboard_counts_queue_rate_and_agreement(uow, contract, people):
     b = services.claim_next_review(people["reviewer"].id, uow=uow())
     services.submit_review(people["reviewer"].id, b.clause.id, b.clause.model_label, uow=uow())  # agrees
     services.claim_next_review(people["reviewer2"].id, uow=uow())
-    stats = services.dashboard_stats(people["reviewer"].id, uow=uow())
+    stats = services.dashboard_stats(people["admin"].id, uow=uow())
     assert (stats.n_clauses, stats.n_needs_review, stats.n_claimed, stats.n_reviewed) == (6, 2, 1, 2)
     assert stats.auto_accept_rate == pytest.approx(2 / 6) and stats.agreement == pytest.approx(0.5)
     assert sum(b.count for b in stats.reliability) == 2
-    with pytest.raises(services.PermissionDenied):
-        services.dashboard_stats(people["lawyer"].id, uow=uow())
+    # The dashboard is an admin page (app.roles): the services refuse the others, as the UI hides it from them.
+    for role in ("lawyer", "reviewer"):
+        with pytest.raises(services.PermissionDenied, match=f"A {role} cannot see the dashboard"):
+            services.dashboard_stats(people[role].id, uow=uow())
 
 
 def test_export_contains_the_latest_correction(uow, contract, people):
@@ -442,9 +442,9 @@ def test_export_contains_the_latest_correction(uow, contract, people):
     assert len(lines) == 6 and json.loads(lines[2])["label"] == "capped"
 
 
-def test_excel_report_keeps_formula_like_text_as_text(uow, people):
+def test_excel_report_keeps_formula_like_text_as_text(uow, people, upload):
     text = CONTRACT + "\n=HYPERLINK(\"http://x\")\n"
-    summary = services.upload_contract(people["lawyer"].id, "f.txt", text.encode(), scorer_factory=FakeScorer,
+    summary = upload(people["lawyer"].id, "f.txt", text.encode(), scorer_factory=FakeScorer,
                                        policy=POLICY, uow=uow())
     from openpyxl import load_workbook
 
@@ -492,3 +492,21 @@ def test_every_write_leaves_an_audit_event(uow, contract, people, factory):
     services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
     services.export_labels(people["lawyer"].id, uow=uow())
     assert actions(factory) == ["register_user"] * 5 + ["upload", "claim", "review", "export"]
+
+
+def test_a_contract_scored_elsewhere_is_stored_as_given_without_reading_it_again(uow, people, factory, settings):
+    # `python -m app score --db`: the batch hands over its own clauses and probabilities.
+    from app.scoring import score_clauses
+
+    document, clauses = fake_ingest(CONTRACT.encode(), "msa.txt")
+    scored = score_clauses(clauses, FakeScorer(), POLICY)
+
+    summary = services.store_scored_contract(people["lawyer"].id, "msa.txt", CONTRACT.encode(), document, scored,
+                                             settings=settings, uow=uow())
+    assert (summary.n_clauses, summary.n_needs_review, summary.model_version) == (6, 4, "fake-v1")
+    detail = services.get_contract(people["lawyer"].id, summary.contract_id, uow=uow())
+    assert [c.probs for c in detail.clauses] == [s.probabilities for s in scored]
+    assert [c.reason for c in detail.clauses] == [s.decision.reason for s in scored]
+    again = services.store_scored_contract(people["lawyer"].id, "copy.txt", CONTRACT.encode(), document, scored,
+                                           settings=settings, uow=uow())
+    assert again.duplicate and count(factory, Contract) == 1

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import typer
 
-from app.cli import cli
 from app.ingest import IngestError, ingest_path
 
 
@@ -17,7 +16,6 @@ class OutputFormat(str, Enum):
     jsonl = "jsonl"
 
 
-@cli.command()
 def ingest(
     files: list[Path] = typer.Argument(..., help="Contract files: PDF, DOCX, TXT or HTML (detected from content)."),
     format: OutputFormat = typer.Option(OutputFormat.text, "--format", "-f",

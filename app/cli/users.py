@@ -4,11 +4,10 @@ from __future__ import annotations
 import typer
 
 from app import services
-from app.cli import cli
-from app.db.models import ROLES
+from app.cli.common import fail
+from app.roles import ROLES
 
 users = typer.Typer(help="Manage user accounts (lawyer, reviewer, admin).", no_args_is_help=True)
-cli.add_typer(users, name="users")
 
 
 @users.command("add")
@@ -23,7 +22,7 @@ def add(name: str = typer.Argument(..., help="Login name."),
     try:
         user = services.register_user(name, password, role)
     except services.ServiceError as e:
-        raise _fail(str(e)) from None
+        raise fail(str(e)) from None
     typer.echo(f"created {user.role} {user.name} (id {user.id})")
 
 
@@ -35,8 +34,3 @@ def list_() -> None:
     """
     for user in services.list_users():
         typer.echo(f"{user.id}\t{user.name}\t{user.role}" + ("" if user.active else "\tdisabled"))
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.secho(f"Error: {message}", err=True, fg=typer.colors.RED)
-    return typer.Exit(1)

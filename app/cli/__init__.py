@@ -1,10 +1,14 @@
 """`python -m app ...`: a thin shell over the library and the services.
 
-Each room adds its own command here: ingest, classify, score, users.
+Each command module parses its arguments, makes one library or service call and prints; the
+commands are registered here, so no command module imports this one and nothing outside app/cli
+imports app.cli.
 """
 from __future__ import annotations
 
 import typer
+
+from app.cli import classify, demo, ingest, score, users
 
 cli = typer.Typer(help="lexdora: liability buckets for commercial contracts.", no_args_is_help=True,
                   add_completion=False)
@@ -16,12 +20,12 @@ def _root() -> None:
     # An explicit callback keeps `python -m app COMMAND` a group even while one command is registered.
 
 
+cli.command()(ingest.ingest)
+cli.command()(classify.classify)
+cli.command()(score.score)
+cli.command()(demo.demo)
+cli.add_typer(users.users, name="users")
+
+
 def main() -> None:
     cli()
-
-
-from app.ingest import cli as _ingest_cli  # noqa: E402,F401  (registers `ingest`)
-from app import classify_cli  # noqa: E402,F401  (registers `classify`)
-from app import cli_users  # noqa: E402,F401  (registers `users`)
-from app import demo  # noqa: E402,F401  (registers `demo`)
-from app import batch  # noqa: E402,F401  (registers `score`)

@@ -1,0 +1,37 @@
+"""The use cases: what people do with lexdora. The UI, the CLI and the workers call only these.
+
+Each use case is one function and one transaction: it opens a unit of work, checks the
+caller's role (app.roles), does the work, writes an audit event and commits explicitly; leaving
+the block without a commit rolls everything back. Services take plain values (ids, text,
+bytes) and return the plain dataclasses of app.views. Errors a user can cause are
+`ServiceError` subclasses whose message can be shown as-is.
+
+One module per area: uow (transaction, role check), users, contracts (upload, read, archive),
+review (the queue), admin (dashboard, model versions), export.
+"""
+from __future__ import annotations
+
+from app.scoring import Scorer
+from app.services.admin import (RELIABILITY_PNGS, activate_model_version, dashboard_stats, list_model_versions,
+                                reliability_diagram)
+from app.services.contracts import (archive_contract, default_scorer, get_contract, list_contracts,
+                                    store_scored_contract, upload_contract)
+from app.services.errors import (AuthError, ClaimExpired, InvalidFile, InvalidInput, InvalidLabel, ModelUnavailable,
+                                 NotFound, PermissionDenied, ServiceError)
+from app.services.export import EXPORT_FIELDS, export_contract_excel, export_labels, reviewed_clauses
+from app.services.review import CLAIM_TTL, MAX_COMMENT_CHARS, NEIGHBOURS, claim_next_review, release_claim, submit_review
+from app.services.uow import UnitOfWork
+from app.services.users import MIN_PASSWORD_LENGTH, authenticate, list_users, register_user, set_user_active
+from app.views import (ClauseInfo, ContractDetail, ContractSummary, DashboardStats, ExposureItem, ModelVersionInfo,
+                       ReliabilityBin, ReviewInfo, ReviewTask, UploadSummary, UserInfo)
+
+__all__ = [
+    "CLAIM_TTL", "EXPORT_FIELDS", "MAX_COMMENT_CHARS", "MIN_PASSWORD_LENGTH", "NEIGHBOURS", "RELIABILITY_PNGS",
+    "AuthError", "ClaimExpired", "ClauseInfo", "ContractDetail", "ContractSummary", "DashboardStats",
+    "ExposureItem", "InvalidFile", "InvalidInput", "InvalidLabel", "ModelUnavailable", "ModelVersionInfo", "NotFound",
+    "PermissionDenied", "ReliabilityBin", "ReviewInfo", "ReviewTask", "Scorer", "ServiceError", "UnitOfWork",
+    "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
+    "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
+    "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
+    "reviewed_clauses", "set_user_active", "store_scored_contract", "submit_review", "upload_contract",
+]

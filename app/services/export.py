@@ -1,0 +1,149 @@
+"""Exports: reviewed clauses for retraining, labels as CSV/JSONL, a contract as an Excel report."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+from typing import Literal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from app.db.models import Clause, Contract, Review, User
+from app.roles import ContractStatus
+from app.services.contracts import contract_detail
+from app.services.errors import InvalidInput
+from app.services.uow import UnitOfWork, actor, audit, begin, find_contract
+from app.taxonomy import BY_ID
+from app.views import clause_infos, load_clauses
+
+
+def reviewed_clauses(*, actor_id: int | None = None, uow: UnitOfWork | None = None) -> list[dict]:
+    """Every reviewed clause with its settled label, for retraining: clause_id, filename, sha256, text,
+    label (the latest review's), model_label, reviewers ({name: that reviewer's latest label}).
+
+    actor_id: an admin; None only for local commands such as `python -m training.retrain`.
+    """
+    with begin(uow) as uow:
+        if actor_id is not None:
+            actor(uow.session, actor_id, "manage_models")
+        rows = uow.session.execute(
+            select(Review.clause_id, User.name, Review.new_label, Review.model_label, Clause.text, Clause.label,
+                   Contract.filename, Contract.sha256)
+            .join(User, User.id == Review.reviewer_id).join(Clause, Clause.id == Review.clause_id)
+            .join(Contract, Contract.id == Clause.contract_id)
+            .where(Contract.status != ContractStatus.ARCHIVED).order_by(Review.clause_id, Review.id)).all()
+    out: dict[int, dict] = {}
+    for clause_id, reviewer, new_label, model_label, text, label, filename, sha in rows:
+        entry = out.setdefault(clause_id, {"clause_id": clause_id, "filename": filename, "sha256": sha,
+                                           "text": text, "label": label, "model_label": model_label,
+                                           "reviewers": {}})
+        entry["reviewers"][reviewer] = new_label  # rows come oldest first: the last one stays
+    return list(out.values())
+
+
+ExportFormat = Literal["csv", "jsonl"]
+EXPORT_FIELDS = ("contract_id", "filename", "sha256", "clause_id", "index", "number", "heading", "page", "text",
+                 "label", "label_source", "model_label", "confidence", "decision", "reason", "model_version",
+                 "reviewed_by", "reviewed_at", "previous_label", "comment")
+
+
+def export_labels(user_id: int, fmt: ExportFormat = "csv", *, contract_id: int | None = None,
+                  uow: UnitOfWork | None = None) -> bytes:
+    """Every clause's current label (latest correction, else the model's) as CSV or JSONL bytes."""
+    if fmt not in ("csv", "jsonl"):
+        raise InvalidInput(f"Unknown export format {fmt!r}; choose csv or jsonl.")
+    with begin(uow) as uow:
+        actor(uow.session, user_id, "export")
+        rows = _export_rows(uow.session, contract_id)
+        audit(uow.session, user_id, "export", "contract" if contract_id else "labels", contract_id,
+               format=fmt, rows=len(rows))
+        uow.commit()
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False, default=str) + "\n" for r in rows).encode()
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
+    writer.writeheader()
+    writer.writerows(rows)
+    return out.getvalue().encode()
+
+
+def _export_rows(session: Session, contract_id: int | None) -> list[dict]:
+    if contract_id is not None:
+        find_contract(session, contract_id)
+        contracts = {contract_id: session.get(Contract, contract_id)}
+    else:
+        contracts = {c.id: c for c in session.scalars(select(Contract).where(Contract.status != ContractStatus.ARCHIVED))}
+    clauses = load_clauses(session, Clause.contract_id.in_(list(contracts)))
+    rows = []
+    for info in clause_infos(session, clauses):
+        contract, review = contracts[info.contract_id], info.latest_review
+        rows.append({
+            "contract_id": contract.id, "filename": contract.filename, "sha256": contract.sha256,
+            "clause_id": info.id, "index": info.index, "number": info.number, "heading": info.heading,
+            "page": info.page, "text": info.text, "label": info.label,
+            "label_source": "review" if review else "model", "model_label": info.model_label,
+            "confidence": round(info.confidence, 4), "decision": info.decision, "reason": info.reason,
+            "model_version": info.model_version, "reviewed_by": review.reviewer if review else None,
+            "reviewed_at": review.created_at.isoformat() if review else None,
+            "previous_label": review.previous_label if review else None, "comment": review.comment if review else None,
+        })
+    return rows
+
+
+def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | None = None) -> bytes:
+    """An .xlsx report for one contract: a summary sheet with its exposure, and every clause coloured by label."""
+    from openpyxl import Workbook
+    from openpyxl.styles import Alignment, Font, PatternFill
+
+    with begin(uow) as uow:
+        actor(uow.session, user_id, "export")
+        detail = contract_detail(uow.session, contract_id)
+        audit(uow.session, user_id, "export", "contract", contract_id, format="xlsx")
+        uow.commit()
+
+    def put(sheet, row: int, values: list) -> None:
+        for col, value in enumerate(values, start=1):
+            cell = sheet.cell(row=row, column=col, value=value)
+            if isinstance(value, str):
+                cell.data_type = "s"  # clause text starting with "=" must stay text, not become a formula
+
+    c = detail.contract
+    wb = Workbook()
+    summary = wb.active
+    summary.title = "Summary"
+    for r, pair in enumerate([("Contract", c.filename), ("SHA-256", c.sha256), ("Uploaded by", c.uploaded_by),
+                              ("Uploaded at (UTC)", c.uploaded_at.isoformat(timespec="seconds")),
+                              ("Status", c.status), ("Clauses", c.n_clauses),
+                              ("Awaiting review", c.n_needs_review)], start=1):
+        put(summary, r, list(pair))
+        summary.cell(row=r, column=1).font = Font(bold=True)
+    row = len(summary["A"]) + 2
+    put(summary, row, ["Exposure"])
+    summary.cell(row=row, column=1).font = Font(bold=True)
+    for i, item in enumerate(detail.exposure, start=row + 1):
+        put(summary, i, [BY_ID[item.label].display, item.line])
+    summary.column_dimensions["A"].width, summary.column_dimensions["B"].width = 22, 90
+
+    sheet = wb.create_sheet("Clauses")
+    header = ["#", "Number", "Heading", "Page", "Label", "Source", "Model label", "Confidence", "Decision",
+              "Reason", "Reviewed by", "Comment", "Text"]
+    put(sheet, 1, header)
+    for cell in sheet[1]:
+        cell.font = Font(bold=True)
+    for r, cl in enumerate(detail.clauses, start=2):
+        review = cl.latest_review
+        put(sheet, r, [cl.index + 1, cl.number, cl.heading, cl.page, BY_ID[cl.label].display,
+                       "review" if review else "model", BY_ID[cl.model_label].display, round(cl.confidence, 3),
+                       cl.decision, cl.reason, review.reviewer if review else None,
+                       review.comment if review else None, cl.text])
+        colour = BY_ID[cl.label].colour.lstrip("#")
+        sheet.cell(row=r, column=5).fill = PatternFill("solid", start_color=colour, end_color=colour)
+        sheet.cell(row=r, column=5).font = Font(color="FFFFFF", bold=True)
+        sheet.cell(row=r, column=13).alignment = Alignment(wrap_text=True, vertical="top")
+    for col, width in zip("ABCDEFGHIJKLM", (5, 9, 28, 6, 20, 8, 20, 11, 11, 40, 14, 30, 100), strict=True):
+        sheet.column_dimensions[col].width = width
+    sheet.freeze_panes = "A2"
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
