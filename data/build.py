@@ -36,7 +36,12 @@ from app.taxonomy import LABEL_IDS, validate
 
 SPLITS = ("train", "validation", "test")
 SYNTHETIC = "synthetic"
-RECORD_FIELDS = ("id", "contract", "text", "label", "source", "kind")
+RECORD_FIELDS = ("id", "contract", "text", "heading", "label", "source", "kind", "weight")
+SEGMENT = "cuad_segment"  # a segment of a whole contract, as the product's segmenter cut it
+# Segments nobody read: `auto_none` has no liability wording at all (150 of 150 read were `none`);
+# `auto_none_broad` mentions damages or claims weakly (2.3% were liability clauses).
+UNREAD = "auto_none"
+RARE = ("carve_out", "cap_and_collar", "uncapped")
 
 
 class DataError(ValueError):
@@ -59,6 +64,21 @@ class DataConfig(BaseModel):
     synthetic_path: Path | None = Field(
         default_factory=lambda: _shared("data", "synthetic", "clauses_synthetic.jsonl"),
         description="Hand-written clauses for rare buckets and near misses (train only); null to leave them out.")
+    segments_path: Path | None = Field(
+        default=None,
+        description="Every segment of the development contracts with its label (../shared/data/cuad/"
+                    "segments_dev.jsonl); a relative path is read under the shared folder. Empty: clauses only.")
+    auto_none_pool: int = Field(
+        default=4000, ge=0,
+        description="Unread `auto_none` training segments kept (seeded sample); training draws "
+                    "`auto_none_per_epoch` of them afresh each epoch. They are easy negatives: a few thousand "
+                    "show the model what ordinary contract text looks like, all 24,000 would only cost time.")
+    auto_none_per_epoch: int = Field(default=1500, ge=0,
+                                     description="Unread `auto_none` segments drawn from the pool each epoch.")
+    eval_auto_none_fraction: float = Field(
+        default=0.25, gt=0, le=1,
+        description="Share of unread `auto_none` segments kept in validation and test; each kept one weighs "
+                    "1/fraction in every metric, so figures describe contracts in their real proportions.")
     none_ratio: float = Field(default=1.0, ge=0,
                               description="Other-category `none` clauses sampled per labelled liability clause; "
                                           "raise it to make `none` more common, as it is in real contracts.")
@@ -67,6 +87,19 @@ class DataConfig(BaseModel):
     drop_low_confidence: bool = Field(default=False,
                                       description="Leave out clauses whose annotator marked `confidence: low`.")
     seed: int = Field(default=13, description="Seed of the `none` sampling and of the contract split.")
+
+    def to_card(self) -> dict:
+        """The config as a model card records it: sources under the shared folder by their path inside it,
+        so a card names the data, not the machine that trained (read back with DataConfig(**card))."""
+        d = self.model_dump(mode="json")
+        shared = Path(get_settings().shared_dir).resolve()
+        for k, v in d.items():
+            if k.endswith("_path") and v is not None and Path(v).is_absolute():
+                try:
+                    d[k] = str(Path(v).resolve().relative_to(shared))
+                except ValueError:
+                    pass  # a file outside the shared folder stays where it is
+        return d
 
     @model_validator(mode="after")
     def _fractions_leave_training_data(self):
@@ -117,26 +150,60 @@ def _record(raw: dict, *, source: str | None = None, kind: str | None = None, wh
         # Synthetic clauses have no contract; one shared group keeps them together (and in train).
         "contract": str(raw.get("contract") or (SYNTHETIC if src == SYNTHETIC else raw["id"])),
         "text": " ".join(str(raw["text"]).split()),
+        "heading": " ".join(str(raw.get("heading") or "").split()),
         "label": label,
         "source": src,
         "kind": raw.get("kind") or kind or src,
+        "weight": float(raw.get("weight") or 1.0),
     }
 
 
+def shared_path(path: Path) -> Path:
+    """A configured source path; a relative one lives under the shared folder (so configs and
+    model cards name data, not the machine that trained)."""
+    path = Path(path)
+    return path if path.is_absolute() else Path(get_settings().shared_dir) / path
+
+
+def load_segments(config: DataConfig) -> list[dict]:
+    """Every labelled segment of the development contracts (empty when no segment file is configured)."""
+    if config.segments_path is None:
+        return []
+    path = shared_path(config.segments_path)
+    return [_record(dict(r, kind=r.get("label_source")), source=SEGMENT, where=f" in {path.name}")
+            for r in _read_jsonl(path)
+            if not (config.drop_low_confidence and r.get("confidence") == "low")]
+
+
 def load_records(config: DataConfig) -> list[dict]:
-    """Every record of the configured sources, `none` clauses already sampled."""
+    """Every record of the configured clause sources, `none` clauses already sampled (segments apart)."""
     rng = random.Random(config.seed)
-    labeled = [r for r in _read_jsonl(config.labeled_path)
+    labeled = [r for r in _read_jsonl(shared_path(config.labeled_path))
                if not (config.drop_low_confidence and r.get("confidence") == "low")]
     records = [_record(r, where=f" in {config.labeled_path.name}") for r in labeled]
-    others = [_record(r, source="cuad", where=f" in {config.other_path.name}") for r in _read_jsonl(config.other_path)]
+    others = [_record(r, source="cuad", where=f" in {config.other_path.name}")
+              for r in _read_jsonl(shared_path(config.other_path))]
     n_none = min(len(others), round(config.none_ratio * sum(r["label"] != "none" for r in records)))
     others.sort(key=lambda r: r["id"])  # sampling must not depend on file order
     records += rng.sample(others, n_none)
     if config.synthetic_path is not None:
         records += [_record(r, source=SYNTHETIC, where=f" in {config.synthetic_path.name}")
-                    for r in _read_jsonl(config.synthetic_path)]
+                    for r in _read_jsonl(shared_path(config.synthetic_path))]
     return records
+
+
+def sample_unread_segments(records: list[dict], config: DataConfig) -> list[dict]:
+    """Keep every read segment; of the unread `auto_none` ones keep a seeded pool in train and a weighted
+    share in validation and test (weight 1/share, so metrics see contracts in their real proportions)."""
+    rng = random.Random(config.seed)
+    unread = sorted((r for r in records if r["source"] == SEGMENT and r["kind"] == UNREAD), key=lambda r: r["id"])
+    kept = [r for r in records if not (r["source"] == SEGMENT and r["kind"] == UNREAD)]
+    train = [r for r in unread if r["split"] == "train"]
+    kept += rng.sample(train, min(len(train), config.auto_none_pool))
+    for r in unread:
+        if r["split"] != "train" and rng.random() < config.eval_auto_none_fraction:
+            kept.append(dict(r, weight=1.0 / config.eval_auto_none_fraction))
+    return kept
 
 
 def apply_corrections(records: list[dict], corrections: list[dict]) -> list[dict]:
@@ -150,28 +217,51 @@ def apply_corrections(records: list[dict], corrections: list[dict]) -> list[dict
     return list(by_id.values())
 
 
+def contract_strata(records: list[dict]) -> dict[str, str]:
+    """Contract -> what a split should balance: CUAD's two answers where known (so validation and test
+    contracts carry them) and the rarest bucket the contract holds (precedence order)."""
+    answers = cuad_answers()
+    labels: dict[str, set] = {}
+    for r in records:
+        labels.setdefault(r["contract"], set()).add(r["label"])
+    strata = {}
+    for contract, present in labels.items():
+        rarest = next((lab for lab in LABEL_IDS if lab in present), "none")
+        a = answers.get(contract) or {}
+        # The buckets that decide "uncapped" are so rare that they stratify alone; CUAD's answers
+        # stratify the rest.
+        strata[contract] = (rarest if rarest in RARE else f"{a.get('cuad_cap')}/{a.get('cuad_uncapped')}/{rarest}")
+    return strata
+
+
+def cuad_answers() -> dict[str, dict]:
+    """CUAD's contract-level answers ({"cuad_cap": "Yes"/"No", "cuad_uncapped": ...}) by contract name."""
+    path = Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
 def split_contracts(records: list[dict], config: DataConfig) -> dict[str, str]:
-    """Contract -> split: stratified by label as far as groups allow, deterministic for the seed."""
-    from sklearn.model_selection import StratifiedGroupKFold
+    """Contract -> split: stratified by contract (answers, rarest bucket), deterministic for the seed."""
+    from sklearn.model_selection import StratifiedKFold
 
-    real = sorted((r for r in records if r["source"] != SYNTHETIC), key=lambda r: r["id"])
-    split = {r["contract"]: "train" for r in records}
+    strata = contract_strata([r for r in records if r["source"] != SYNTHETIC])
+    contracts = sorted(strata)
+    split = {c: "train" for c in contracts}
 
-    def hold_out(rows: list[dict], fraction: float, name: str) -> list[dict]:
-        # One fold of k ~ 1/fraction is held out; StratifiedGroupKFold keeps every contract in one fold
-        # and balances label counts across folds as far as the groups allow.
+    def hold_out(pool: list[str], fraction: float, name: str) -> list[str]:
+        # One fold of k ~ 1/fraction is held out. A stratum with fewer contracts than k cannot be spread
+        # over every fold: those contracts are pooled into one "rare" stratum rather than dropped.
         k = max(2, round(1 / fraction))
-        folds = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=config.seed)
+        counts = Counter(strata[c] for c in pool)
+        y = [strata[c] if counts[strata[c]] >= k else "rare" for c in pool]
         with warnings.catch_warnings():
-            # Real `cap_and_collar` / `uncapped` clauses are fewer than k: expected, it stratifies what it can.
             warnings.filterwarnings("ignore", message="The least populated class", category=UserWarning)
-            _, held = next(folds.split(rows, [r["label"] for r in rows], [r["contract"] for r in rows]))
-        held_contracts = {rows[i]["contract"] for i in held}
-        for c in held_contracts:
-            split[c] = name
-        return [r for r in rows if r["contract"] not in held_contracts]
+            _, held = next(StratifiedKFold(n_splits=k, shuffle=True, random_state=config.seed).split(pool, y))
+        for i in held:
+            split[pool[i]] = name
+        return [c for i, c in enumerate(pool) if i not in set(held)]
 
-    rest = hold_out(real, config.test_fraction, "test")
+    rest = hold_out(contracts, config.test_fraction, "test")
     hold_out(rest, config.val_fraction / (1 - config.test_fraction), "validation")
     split[SYNTHETIC] = "train"
     return split
@@ -181,7 +271,9 @@ def data_hash(rows: list[dict]) -> str:
     """SHA-256 over the canonicalised records (sorted by id, sorted keys, one JSON line each)."""
     h = hashlib.sha256()
     for r in sorted(rows, key=lambda r: r["id"]):
-        h.update(json.dumps({k: r[k] for k in (*RECORD_FIELDS, "split")}, sort_keys=True, ensure_ascii=False,
+        # heading and weight default as _record sets them, so records built by hand hash alike
+        h.update(json.dumps({k: r.get(k, {"heading": "", "weight": 1.0}.get(k)) for k in (*RECORD_FIELDS, "split")},
+                            sort_keys=True, ensure_ascii=False,
                             separators=(",", ":")).encode("utf-8"))
         h.update(b"\n")
     return h.hexdigest()
@@ -193,7 +285,7 @@ def build_dataset(config: DataConfig | None = None, corrections: list[dict] | No
     from datasets import Dataset, DatasetDict
 
     config = config or DataConfig()
-    records = load_records(config)
+    records = load_records(config) + load_segments(config)
     if corrections:
         records = apply_corrections(records, corrections)
     ids = Counter(r["id"] for r in records)
@@ -212,10 +304,14 @@ def build_dataset(config: DataConfig | None = None, corrections: list[dict] | No
         # Synthetic clauses never enter validation or test, whatever a fixed split says.
         r["split"] = "train" if r["source"] == SYNTHETIC else split[r["contract"]]
 
+    records = sample_unread_segments(records, config)
+
     # The same boilerplate sentence can occur in several contracts; a copy in validation or test
-    # of a training text would flatter the scores, so such copies are dropped from evaluation.
+    # of a training clause would flatter the clause scores, so such copies are dropped from evaluation.
+    # Segments stay: they are whole contracts as the product reads them, boilerplate included.
     train_texts = {r["text"].lower() for r in records if r["split"] == "train"}
-    kept = [r for r in records if r["split"] == "train" or r["text"].lower() not in train_texts]
+    kept = [r for r in records
+            if r["split"] == "train" or r["source"] == SEGMENT or r["text"].lower() not in train_texts]
     dropped = len(records) - len(kept)
     if dropped:
         notes.append(f"{dropped} validation/test clauses dropped: same text as a training clause")
