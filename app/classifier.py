@@ -1,8 +1,10 @@
 """Calibrated clause classifier: a registry version -> probabilities over the seven labels.
 
 A version is either a base model plus a PEFT adapter (``adapter/``, served as a sidecar) or
-a merged checkpoint (``merged/``, card["merged"] true). Logits are divided by the
-temperature of ``calibration.json`` (fitted by ``training.calibrate``) before the softmax.
+a merged checkpoint (``merged/``, card["merged"] true). Clauses are encoded as the version was
+trained (app/encoding.py: heading first, head and tail kept). Logits are divided by the
+temperature of ``calibration.json`` and shifted by its per-label bias (both fitted by
+``training.calibrate`` on validation segments in their real proportions) before the softmax.
 """
 from __future__ import annotations
 
@@ -36,8 +38,11 @@ class Prediction:
         return self.probs[self.label]
 
 
-def softmax(logits: np.ndarray, temperature: float = 1.0) -> np.ndarray:
+def softmax(logits: np.ndarray, temperature: float = 1.0, bias: np.ndarray | None = None) -> np.ndarray:
+    """softmax(logits / temperature + bias), row-wise, in float64."""
     z = logits.astype(np.float64) / temperature
+    if bias is not None:
+        z = z + np.asarray(bias, dtype=np.float64)
     z -= z.max(axis=1, keepdims=True)
     e = np.exp(z)
     return e / e.sum(axis=1, keepdims=True)
@@ -58,14 +63,18 @@ class Classifier:
     """Batched, deterministic inference for one model version."""
 
     def __init__(self, version: ModelVersion, model, tokenizer, *, device: str, temperature: float = 1.0,
-                 batch_size: int | None = None, max_length: int = DEFAULT_MAX_LENGTH):
+                 batch_size: int | None = None, max_length: int = DEFAULT_MAX_LENGTH, tail_tokens: int = 0,
+                 use_headings: bool = False, bias: list[float] | None = None):
         self.version = version
         self.model = model
         self.tokenizer = tokenizer
         self.device = device
         self.temperature = temperature
+        self.bias = np.asarray(bias, dtype=np.float64) if bias is not None else None
         self.batch_size = batch_size or get_settings().batch_size
         self.max_length = max_length
+        self.tail_tokens = tail_tokens
+        self.use_headings = use_headings
 
     @classmethod
     def load(cls, version: str | None = None, *, registry: Registry | None = None,
@@ -85,10 +94,19 @@ class Classifier:
     @classmethod
     def from_weights(cls, version: ModelVersion, model, tokenizer, *, device: str = "cpu") -> "Classifier":
         """A classifier over weights already in memory, with the version's temperature and max length."""
-        max_length = int((version.card.get("train_config") or {}).get("max_length") or DEFAULT_MAX_LENGTH)
-        return cls(version, model, tokenizer, device=device, temperature=version.temperature, max_length=max_length)
+        cfg = version.card.get("train_config") or {}
+        return cls(version, model, tokenizer, device=device, temperature=version.temperature, bias=version.bias,
+                   max_length=int(cfg.get("max_length") or DEFAULT_MAX_LENGTH),
+                   tail_tokens=int(cfg.get("tail_tokens") or 0), use_headings=bool(cfg.get("use_headings")))
 
-    def logits(self, texts: list[str]) -> np.ndarray:
+    def encode(self, texts: list[str], headings: list[str] | None = None) -> list[list[int]]:
+        """Token ids as the version was trained on them (headings only if it was trained with them)."""
+        from app.encoding import encode
+
+        return encode(self.tokenizer, list(texts), list(headings) if (headings is not None and self.use_headings)
+                      else None, max_length=self.max_length, tail=self.tail_tokens)
+
+    def logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         """Raw (uncalibrated) logits, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
         import torch
         from peft.helpers import DoraCaching
@@ -96,8 +114,7 @@ class Classifier:
         out = np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
         if not texts:
             return out
-        enc = self.tokenizer(list(texts), truncation=True, max_length=self.max_length)
-        ids = enc["input_ids"]
+        ids = self.encode(texts, headings)
         # Longest first: clauses of similar length share a batch, so padding stays small,
         # and a batch too large for memory fails at once rather than at the end.
         order = sorted(range(len(texts)), key=lambda i: (-len(ids[i]), i))
@@ -106,19 +123,21 @@ class Classifier:
         with torch.inference_mode(), DoraCaching():
             for start in range(0, len(order), self.batch_size):
                 rows = order[start:start + self.batch_size]
-                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows],
-                                            "attention_mask": [enc["attention_mask"][i] for i in rows]},
-                                           return_tensors="pt")
+                batch = self.tokenizer.pad({"input_ids": [ids[i] for i in rows]}, return_tensors="pt")
                 batch = {k: v.to(self.device) for k, v in batch.items()}
                 out[rows] = self.model(**batch).logits.float().cpu().numpy()
         return out
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
-        """Calibrated probabilities, shape (n, 7): softmax of logits / temperature."""
-        return softmax(self.logits(texts), self.temperature)
+    def calibrate(self, logits: np.ndarray) -> np.ndarray:
+        """Calibrated probabilities of raw logits: softmax(logits / temperature + bias)."""
+        return softmax(logits, self.temperature, self.bias)
 
-    def predict(self, texts: list[str]) -> list[Prediction]:
-        probs = self.predict_proba(texts)
+    def predict_proba(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
+        """Calibrated probabilities, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
+        return self.calibrate(self.logits(texts, headings))
+
+    def predict(self, texts: list[str], headings: list[str] | None = None) -> list[Prediction]:
+        probs = self.predict_proba(texts, headings)
         return [Prediction(LABEL_IDS[int(p.argmax())], {label: float(x) for label, x in zip(LABEL_IDS, p)})
                 for p in probs]
 
@@ -179,6 +198,9 @@ def load_weights(mv: ModelVersion, device: str) -> tuple:
             base = load_base_model(base_ref, quantization=quantization, tokenizer=tokenizer,
                                    device_map=None if quantization == "none" else {"": device})
             model = PeftModel.from_pretrained(base, adapter)
+            from app.fast_dora import enable_fast_dora
+
+            enable_fast_dora(model)  # no-op for LoRA adapters; same numbers as peft's DoRA, cheaper norms
             if quantization != "none":
                 return model.eval(), tokenizer
     except BaseModelError as e:

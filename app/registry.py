@@ -6,7 +6,7 @@ Layout of one version (``models/registry/<version>/`` or the shipped ``models/de
     README.md          the same for humans
     adapter/           PEFT adapter (adapter_config.json, adapter_model.safetensors), or
     merged/            full merged weights when card["merged"] is true
-    calibration.json   {"temperature": T} fitted by training.calibrate
+    calibration.json   {"temperature": T, "bias": [b per label] or null} fitted by training.calibrate
     policy.yaml        routing thresholds fitted by training.thresholds (optional)
     eval/              evaluation reports (optional)
 
@@ -54,6 +54,12 @@ class ModelVersion:
     def temperature(self) -> float:
         f = self.path / "calibration.json"
         return float(json.loads(f.read_text())["temperature"]) if f.exists() else 1.0
+
+    @property
+    def bias(self) -> list[float] | None:
+        """Per-label logit bias of calibration.json (real-contract priors), or None."""
+        f = self.path / "calibration.json"
+        return json.loads(f.read_text()).get("bias") if f.exists() else None
 
     @property
     def policy_path(self) -> Path | None:

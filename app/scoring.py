@@ -29,7 +29,9 @@ class Scorer(Protocol):
     @property
     def version(self) -> Any: ...   # has .name: the model version the probabilities come from
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray: ...   # (n, 7), columns in LABEL_IDS order
+    # (n, 7), columns in LABEL_IDS order; headings are the clauses' section paths (a model trained with
+    # headings reads them, app/encoding.py)
+    def predict_proba(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray: ...
 
 
 class HasText(Protocol):
@@ -71,7 +73,8 @@ def score_clauses(clauses: Sequence[HasText], classifier: Scorer, policy: Policy
     out: list[ScoredClause] = []
     for start in range(0, len(clauses), max(1, batch_size)):
         chunk = clauses[start:start + max(1, batch_size)]
-        probs = classifier.predict_proba([c.text for c in chunk])
+        probs = classifier.predict_proba([c.text for c in chunk],
+                                         headings=[getattr(c, "heading", None) or "" for c in chunk])
         if getattr(probs, "shape", None) != (len(chunk), len(LABEL_IDS)):
             raise RuntimeError(f"classifier {version} returned shape {getattr(probs, 'shape', None)}, "
                                f"expected ({len(chunk)}, {len(LABEL_IDS)})")

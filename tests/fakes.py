@@ -37,7 +37,7 @@ class FakeScorer:
     def __init__(self):
         self.calls = 0
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         self.calls += 1
         return np.stack([distribution(t) for t in texts])
 
@@ -59,7 +59,7 @@ CONTRACT = """1. Limitation. Aggregate liability shall not exceed $1,000,000.
 class UncertainScorer(FakeScorer):
     """Below the floor on every clause: the whole contract goes to the review queue."""
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         self.calls += 1
         row = np.array([0.40 if label == "none" else 0.10 for label in LABEL_IDS])
         return np.tile(row, (len(texts), 1))

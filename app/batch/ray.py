@@ -60,7 +60,8 @@ class _ScoreActor:
         is_clause = batch["status"] == "clause"
         probs = np.zeros((len(is_clause), len(LABEL_IDS)), dtype=np.float64)
         if is_clause.any():
-            probs[is_clause] = self.classifier.predict_proba(list(batch["text"][is_clause]))
+            probs[is_clause] = self.classifier.predict_proba(list(batch["text"][is_clause]),
+                                                             headings=list(batch["heading"][is_clause]))
         batch["probs"] = probs
         batch["model_version"] = np.array([self.classifier.version.name] * len(is_clause), dtype=object)
         return batch

@@ -34,7 +34,7 @@ class KeywordScorer:
     # Named like the registry's default; without a policy.yaml, so routing uses configs/policy.yaml.
     version = ModelVersion("default", Path("/nonexistent/default"))
 
-    def predict_proba(self, texts: list[str]) -> np.ndarray:
+    def predict_proba(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         rows = []
         for text in texts:
             p = dict.fromkeys(LABEL_IDS, 0.005)

@@ -52,7 +52,7 @@ def test_progress_is_reported_per_chunk_and_chunks_do_not_change_the_result():
 
 def test_a_classifier_returning_the_wrong_shape_is_an_error():
     class Broken(FakeScorer):
-        def predict_proba(self, texts):
+        def predict_proba(self, texts, headings=None):
             return super().predict_proba(texts)[:, :3]
 
     with pytest.raises(RuntimeError, match=r"returned shape \(3, 3\), expected \(3, 7\)"):

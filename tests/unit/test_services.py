@@ -251,7 +251,7 @@ def test_oversized_file_is_refused_with_the_limit_from_settings(uow, people, upl
 
 def test_a_failing_scorer_leaves_no_rows(uow, people, factory, upload):
     class Broken(FakeScorer):
-        def predict_proba(self, texts):
+        def predict_proba(self, texts, headings=None):
             return super().predict_proba(texts)[:, :3]
 
     with pytest.raises(RuntimeError, match="returned shape"):
