@@ -10,7 +10,6 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from app.config import ROOT
 from app.modeling import EMBEDDED_DEFAULT
 from data.build import DataConfig
 
@@ -59,6 +58,20 @@ class TrainConfig(BaseModel):
     gradient_checkpointing: bool = Field(default=False,
                                          description="Trade compute for activation memory; needed for 7B on one GPU.")
     max_length: int = Field(default=160, gt=8, description="Tokens kept per clause (longer ones are truncated).")
+    tail_tokens: int = Field(
+        default=0, ge=0,
+        description="Of a clause longer than max_length, keep the last N tokens as well as the first "
+                    "max_length - N: a carve-out is usually the end of a cap (app/encoding.py).")
+    use_headings: bool = Field(default=False,
+                               description="Put the clause's heading (section path) before its text.")
+    cache_lower_layers: bool = Field(
+        default=False,
+        description="With adapt_top_layers: compute the frozen lower layers once per clause and train the top "
+                    "layers from that cache (training/cached.py); an epoch then costs a fraction of a pass.")
+    cache_workers: int = Field(default=2, ge=1, description="Single-threaded processes that build the cache.")
+    cache_bf16_autocast: bool = Field(
+        default=True, description="Run the top layers under bfloat16 autocast in the cached loop (fp32 weights).")
+    checkpoint_every: int = Field(default=50, gt=0, description="Steps between checkpoints of the cached loop.")
     balance: Literal["none", "class_weights"] = Field(
         default="class_weights",
         description="`class_weights`: loss weighted by inverse label frequency (sqrt-damped) so rare buckets count.")
@@ -73,6 +86,10 @@ class TrainConfig(BaseModel):
 
     @model_validator(mode="after")
     def _check_combinations(self):
+        if self.cache_lower_layers and not self.adapt_top_layers:
+            raise ValueError("cache_lower_layers needs adapt_top_layers: only layers without an adapter can be cached")
+        if self.tail_tokens >= self.max_length:
+            raise ValueError("tail_tokens must be below max_length")
         if self.quantization == "nf4" and self.compute_dtype == "float16" and self.method == "dora":
             raise ValueError("QDoRA in float16 overflows the weight norm; use compute_dtype: bfloat16 or float32")
         return self
@@ -82,11 +99,9 @@ class TrainConfig(BaseModel):
         return self.learning_rate if self.learning_rate is not None else DEFAULT_LR[self.method]
 
     def to_card(self) -> dict:
-        """What is saved with a model version (paths made relative where they live in the repo)."""
+        """What is saved with a model version: data sources by their place in the shared folder."""
         d = self.model_dump(mode="json")
-        for k, v in d["data"].items():
-            if isinstance(v, str) and v.startswith(str(ROOT.parent)):
-                d["data"][k] = str(Path(v).relative_to(ROOT.parent))
+        d["data"] = self.data.to_card()
         d["learning_rate"] = self.lr
         return d
 

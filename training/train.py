@@ -63,7 +63,13 @@ def build_model(config: TrainConfig, tokenizer):
         layers_to_transform=(list(range(n_layers - config.adapt_top_layers, n_layers))
                              if config.adapt_top_layers else None),
     )
-    return get_peft_model(model, peft_config)
+    model = get_peft_model(model, peft_config)
+    if config.method == "dora":
+        # Same numbers as peft's DoRA (tests/unit/test_fast_dora.py), without its out x in temporary.
+        from app.fast_dora import enable_fast_dora
+
+        enable_fast_dora(model)
+    return model
 
 
 def count_params(model) -> dict:
@@ -100,12 +106,17 @@ def verify_identity_init(model, batch: dict, *, atol: float | None = None) -> fl
 
 # --------------------------------------------------------------------------- data
 
-def tokenize(ds, tokenizer, max_length: int):
-    """Token ids (unpadded: the collator pads per batch) and integer `labels`."""
+def tokenize(ds, tokenizer, max_length: int, *, tail: int = 0, use_headings: bool = False):
+    """Token ids (unpadded: the collator pads per batch) and integer `labels`, encoded as served
+    (app/encoding.py: heading first when `use_headings`, head and tail kept)."""
+    from app.encoding import encode as encode_clauses
+
     def encode(batch):
-        enc = tokenizer(batch["text"], truncation=True, max_length=max_length)
+        ids = encode_clauses(tokenizer, batch["text"], batch["heading"] if use_headings else None,
+                             max_length=max_length, tail=tail)
+        enc = {"input_ids": ids, "attention_mask": [[1] * len(x) for x in ids]}
         enc["labels"] = [LABEL2ID[label] for label in batch["label"]]
-        enc["length"] = [len(ids) for ids in enc["input_ids"]]
+        enc["length"] = [len(x) for x in ids]
         return enc
 
     return ds.map(encode, batched=True, remove_columns=[c for c in ds["train"].column_names if c != "label"],
@@ -117,7 +128,8 @@ def training_batches(config: TrainConfig, tokenizer, n: int) -> list[dict]:
     from transformers import DataCollatorWithPadding
 
     ds, _ = build_dataset(config.data)
-    tok = tokenize(ds, tokenizer, config.max_length)["train"].shuffle(seed=config.seed)
+    tok = tokenize(ds, tokenizer, config.max_length, tail=config.tail_tokens,
+                   use_headings=config.use_headings)["train"].shuffle(seed=config.seed)
     collate = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
     keep = ("input_ids", "attention_mask", "labels")
     size = config.batch_size
@@ -251,41 +263,51 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
 
     ds, info = dataset if dataset is not None else build_dataset(config.data)
     tokenizer = load_tokenizer(config.base_model)
-    tok = tokenize(ds, tokenizer, config.max_length)
+    tok = tokenize(ds, tokenizer, config.max_length, tail=config.tail_tokens, use_headings=config.use_headings)
     train_labels = tok["train"]["labels"]
     weights = class_weights(train_labels) if config.balance == "class_weights" else None
 
-    with PeakMemory() as memory:
-        model = build_model(config, tokenizer)
-        params = count_params(model)
-        collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
-        probe = collator([{k: tok["validation" if len(tok["validation"]) else "train"][i][k]
-                           for k in ("input_ids", "attention_mask")}
-                          for i in range(min(8, len(tok["validation"]) or len(tok["train"])))])
-        identity_diff = verify_identity_init(model, probe)
+    extra: dict = {}
+    if config.cache_lower_layers:
+        with PeakMemory() as memory:
+            model, params, identity_diff, metrics, extra = _fit_from_cache(
+                config, ds, info, tok, tokenizer, weights, run_dir, resume, log, validate)
+        last, timer, steps, epochs_done, best = None, None, extra.pop("steps"), extra.pop("epochs_done"), None
+        is_main = True
+    else:
+        with PeakMemory() as memory:
+            model = build_model(config, tokenizer)
+            params = count_params(model)
+            collator = DataCollatorWithPadding(tokenizer, pad_to_multiple_of=8)
+            probe = collator([{k: tok["validation" if len(tok["validation"]) else "train"][i][k]
+                               for k in ("input_ids", "attention_mask")}
+                              for i in range(min(8, len(tok["validation"]) or len(tok["train"])))])
+            identity_diff = verify_identity_init(model, probe)
 
-        has_val = validate and len(tok["validation"]) > 0
-        args = training_arguments(config, run_dir, has_val)
-        timer = StepTimer()
-        callbacks = [timer] + ([EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
-                               if has_val else [])
-        trainer = Trainer(model=model, args=args, train_dataset=tok["train"].remove_columns("label"),
-                          eval_dataset=tok["validation"].remove_columns("label") if has_val else None,
-                          data_collator=collator, compute_metrics=_compute_metrics,
-                          compute_loss_func=_weighted_loss(weights), callbacks=callbacks)
-        if trainer.is_world_process_zero():
-            log(f"base {config.base_model} | {config.method} r={config.r} alpha={config.alpha} "
-                f"dropout={config.dropout} on {','.join(config.target_modules)}"
-                f"{f' of the top {config.adapt_top_layers} layers' if config.adapt_top_layers else ''} | quantization {config.quantization}"
-                f" | lr {config.lr:g} | trainable {params['trainable']:,} of {params['total']:,}")
-            log(f"data {info.data_hash[:12]} | train {len(tok['train'])} validation {len(tok['validation'])} "
-                f"test {len(tok['test'])} | clauses per optimiser step "
-                f"{config.batch_size * config.gradient_accumulation * args.world_size} | identity check: "
-                f"max |logit diff| {identity_diff:.2e} | {'resuming' if resume else 'fresh run'} in {run_dir}")
-        last = _last_checkpoint(run_dir) if resume else None
-        trainer.train(resume_from_checkpoint=str(last) if last else None)
-        metrics = {"validation": _evaluate(trainer, tok["validation"]) if has_val else {},
-                   "test": _evaluate(trainer, tok["test"])}
+            has_val = validate and len(tok["validation"]) > 0
+            args = training_arguments(config, run_dir, has_val)
+            timer = StepTimer()
+            callbacks = [timer] + ([EarlyStoppingCallback(early_stopping_patience=config.early_stopping_patience)]
+                                   if has_val else [])
+            trainer = Trainer(model=model, args=args, train_dataset=tok["train"].remove_columns("label"),
+                              eval_dataset=tok["validation"].remove_columns("label") if has_val else None,
+                              data_collator=collator, compute_metrics=_compute_metrics,
+                              compute_loss_func=_weighted_loss(weights), callbacks=callbacks)
+            if trainer.is_world_process_zero():
+                log(f"base {config.base_model} | {config.method} r={config.r} alpha={config.alpha} "
+                    f"dropout={config.dropout} on {','.join(config.target_modules)}"
+                    f"{f' of the top {config.adapt_top_layers} layers' if config.adapt_top_layers else ''} | quantization {config.quantization}"
+                    f" | lr {config.lr:g} | trainable {params['trainable']:,} of {params['total']:,}")
+                log(f"data {info.data_hash[:12]} | train {len(tok['train'])} validation {len(tok['validation'])} "
+                    f"test {len(tok['test'])} | clauses per optimiser step "
+                    f"{config.batch_size * config.gradient_accumulation * args.world_size} | identity check: "
+                    f"max |logit diff| {identity_diff:.2e} | {'resuming' if resume else 'fresh run'} in {run_dir}")
+            last = _last_checkpoint(run_dir) if resume else None
+            trainer.train(resume_from_checkpoint=str(last) if last else None)
+            metrics = {"validation": _evaluate(trainer, tok["validation"]) if has_val else {},
+                       "test": _evaluate(trainer, tok["test"])}
+        steps, epochs_done, is_main = trainer.state.global_step, round(trainer.state.epoch or 0, 3), trainer.is_world_process_zero()
+        best = Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None
     wall = time.perf_counter() - started
 
     card = {
@@ -305,28 +327,111 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
         "wall_time_s": round(wall, 1),
         "peak_memory_mb": round(memory.peak_mb, 1),
         "peak_memory_kind": memory.kind,
-        "mean_step_s": round(timer.mean_s, 4) if timer.mean_s else None,
-        "steps": trainer.state.global_step,
-        "steps_this_run": len(timer.times),
+        "mean_step_s": (round(timer.mean_s, 4) if timer and timer.mean_s else extra.get("mean_step_s")),
+        "steps": steps,
+        "steps_this_run": len(timer.times) if timer else extra.get("steps_this_run"),
         "resumed_from": last.name if last else None,
-        "epochs_done": round(trainer.state.epoch or 0, 3),
+        "epochs_done": epochs_done,
         # the name only: the run folder belongs to the machine that trained, not to the model
-        "best_checkpoint": Path(trainer.state.best_model_checkpoint).name if trainer.state.best_model_checkpoint else None,
+        "best_checkpoint": best,
         "identity_check_max_abs_diff": identity_diff,
         "metrics": metrics,
         "merged": False,
+        **{k: v for k, v in extra.items() if k != "logits"},
     }
-    if not trainer.is_world_process_zero():
+    if not is_main:
         return RunResult(None, card)
     version = (registry or Registry()).new_version(config.tag)
     card["version"] = version.name
     model.save_pretrained(version.path / "adapter")
     (version.path / "split.json").write_text(json.dumps(info.split_by_contract, indent=1, sort_keys=True) + "\n")
+    if "logits" in extra:
+        save_split_logits(version.path / "logits.npz", extra["logits"])
     version.write_card(card)
     (version.path / "README.md").write_text(model_readme(card))
     log(f"registered {version.name} at {version.path}: validation macro-F1 {metrics['validation'].get('macro_f1')}, "
         f"test macro-F1 {metrics['test'].get('macro_f1')}, {wall:.0f}s")
     return RunResult(version, card)
+
+
+def _fit_from_cache(config: TrainConfig, ds, info, tok, tokenizer, weights, run_dir: Path, resume: bool, log,
+                    validate: bool):
+    """The cached-activation path (training/cached.py): same adapter, same card, a fraction of the time."""
+    from transformers import DataCollatorWithPadding
+
+    from data.build import SEGMENT, SPLITS, UNREAD
+    from training import cached
+
+    model = build_model(config, tokenizer)
+    params = count_params(model)
+    split_at = model.config.num_hidden_layers - config.adapt_top_layers
+    first = "validation" if len(tok["validation"]) else "train"
+    probe_rows = [{k: tok[first][i][k] for k in ("input_ids", "attention_mask")}
+                  for i in range(min(8, len(tok[first])))]
+    identity_diff = verify_identity_init(model, DataCollatorWithPadding(tokenizer)(probe_rows))
+    log(f"base {config.base_model} | {config.method} r={config.r} alpha={config.alpha} on "
+        f"{','.join(config.target_modules)} of the top {config.adapt_top_layers} layers (layers below {split_at} "
+        f"cached) | lr {config.lr:g} | trainable {params['trainable']:,} of {params['total']:,} | identity check "
+        f"{identity_diff:.2e} | data {info.data_hash[:12]} | {'resuming' if resume else 'fresh run'} in {run_dir}")
+    cache_started = time.perf_counter()
+    states = {split: cached.build_cache(config.base_model, tok[split]["input_ids"], split_at,
+                                        run_dir / "cache" / f"{split}.pt", workers=config.cache_workers, log=log)
+              if len(tok[split]) else [] for split in SPLITS}
+    cache_s = time.perf_counter() - cache_started
+    train = ds["train"]
+    unread = [src == SEGMENT and kind == UNREAD for src, kind in zip(train["source"], train["kind"])]
+    epochs = cached.Epochs(fixed=[i for i, u in enumerate(unread) if not u], pool=[i for i, u in enumerate(unread) if u],
+                           per_epoch=config.data.auto_none_per_epoch, seed=config.seed)
+    has_val = validate and len(tok["validation"]) > 0
+    result = cached.fit(
+        model, split_at=split_at, train_states=states["train"], train_labels=tok["train"]["labels"], epochs=epochs,
+        val_states=states["validation"] if has_val else states["train"][:0],
+        val_labels=tok["validation"]["labels"] if has_val else [], config=config, weights=weights,
+        run_dir=run_dir, resume=resume, log=log,
+        score=lambda logits, labels: classification_metrics(labels, logits.argmax(-1))["macro_f1"] if len(labels) else 0.0)
+    logits, metrics = {}, {}
+    for split in ("validation", "test"):
+        if len(tok[split]):
+            logits[split] = {"ids": list(ds[split]["id"]), "logits": cached.predict_logits(model, states[split], split_at)}
+            metrics[split] = classification_metrics(tok[split]["labels"], logits[split]["logits"].argmax(-1))
+    check = _check_cache_against_full_model(model, tok[first], states[first], split_at, tokenizer)
+    log(f"cached path vs full model on {check['n']} clauses: max |logit diff| {check['max_abs_diff']:.3g}, "
+        f"same label {check['argmax_agreement']:.3f}")
+    extra = {"steps": result.steps, "epochs_done": float(len(result.history)), "logits": logits,
+             "mean_step_s": round(float(np.mean(result.step_times)), 4) if result.step_times else None,
+             "steps_this_run": result.steps_this_run,
+             "cached_training": {"split_at_layer": split_at, "cache_build_s": round(cache_s, 1),
+                                 "train_tokens_per_s": round(result.tokens_per_s or 0, 1),
+                                 "best_epoch": result.best_epoch, "history": result.history,
+                                 "auto_none_per_epoch": epochs.per_epoch, "auto_none_pool": len(epochs.pool),
+                                 "check_against_full_model": check}}
+    return model, params, identity_diff, metrics, extra
+
+
+def _check_cache_against_full_model(model, split, states, split_at: int, tokenizer, n: int = 16) -> dict:
+    """Logits of the cached path against a plain forward of the same adapted model (fp32) on `n` clauses."""
+    from transformers import DataCollatorWithPadding
+
+    from training import cached
+
+    rows = list(range(min(n, len(split))))
+    batch = DataCollatorWithPadding(tokenizer)([{k: split[i][k] for k in ("input_ids", "attention_mask")}
+                                                for i in rows])
+    with torch.inference_mode():
+        full = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits.float().numpy()
+    fast = cached.predict_logits(model, [states[i] for i in rows], split_at)
+    return {"n": len(rows), "max_abs_diff": float(np.abs(full - fast).max()),
+            "argmax_agreement": float((full.argmax(-1) == fast.argmax(-1)).mean())}
+
+
+def save_split_logits(path: Path, logits: dict) -> None:
+    """Raw logits of the validation and test records, computed by the weights being saved: calibration,
+    thresholds and evaluation read them instead of running the model over thousands of segments again."""
+    arrays = {}
+    for split, d in logits.items():
+        arrays[f"{split}_ids"] = np.asarray(d["ids"])
+        arrays[f"{split}_logits"] = d["logits"]
+    np.savez_compressed(path, **arrays)
 
 
 def _last_checkpoint(run_dir: Path) -> Path | None:
@@ -403,11 +508,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-steps", type=int, help="override max_steps (quick trials)")
     parser.add_argument("--tag", help="override the version tag")
     parser.add_argument("--parent", help="version this one was trained from (recorded in the card)")
+    parser.add_argument("--dry-run", action="store_true",
+                        help="build on the meta device, print trainable parameters and a peak-memory estimate; "
+                             "no weights, no training")
     parser.add_argument("--promote-default", action="store_true",
                         help="also copy the new version to models/default (the shipped model)")
     args = parser.parse_args(argv)
     try:
         config = load_config(args.config, max_steps=args.max_steps, tag=args.tag)
+        if args.dry_run:
+            from training.dry_run import dry_run
+
+            print(dry_run(config).as_text())
+            return 0
         result = train(config, run_dir=args.run_dir, resume=args.resume, parent=args.parent)
     except (ConfigError, DataError, BaseModelError, TrainingError) as e:
         print(f"error: {e}", file=sys.stderr)
