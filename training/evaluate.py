@@ -38,9 +38,9 @@ def version_dataset(mv: ModelVersion):
     data_cfg = ((card.get("train_config") or {}).get("data")) or {}
     split_file = mv.path / "split.json"
     fixed = load_fixed_split(split_file) if split_file.exists() else None
-    # Paths in a saved config point at the machine that trained; the shared folder of this one wins
-    # (a source switched off, null, stays off).
-    config = DataConfig(**{k: v for k, v in data_cfg.items() if not k.endswith("_path") or v is None})
+    # Sources are recorded by their place in the shared folder (DataConfig.to_card), so the shared
+    # folder of this machine is read; a source switched off (null) stays off.
+    config = DataConfig(**data_cfg)
     return build_dataset(config, fixed_split=fixed)
 
 
@@ -50,6 +50,18 @@ def real_rows(ds, split: str) -> list[dict]:
     if not rows:
         raise EvaluationError(f"the {split} split holds no real clauses")
     return sorted(rows, key=lambda r: r["id"])
+
+
+def segment_rows(ds, split: str) -> list[dict]:
+    """Segments of one split's contracts as the product cuts them (each with its sampling weight), by id;
+    empty for a version trained without the segment file."""
+    from data.build import SEGMENT
+
+    return sorted((r for r in ds[split] if r["source"] == SEGMENT), key=lambda r: r["id"])
+
+
+def weights_of(rows: list[dict]) -> np.ndarray:
+    return np.array([float(r.get("weight") or 1.0) for r in rows])
 
 
 def label_ids(rows: list[dict]) -> np.ndarray:
@@ -78,19 +90,41 @@ def other_category_rows(contracts: set[str], limit: int | None = None) -> list[d
     return rows
 
 
-def version_logits(clf, texts: list[str]) -> np.ndarray:
-    """clf.logits(texts), kept on disk under runs/logits: calibrate, thresholds and evaluate score the
-    same validation and test clauses, which on a shared CPU costs minutes each time."""
+def saved_logits(mv: ModelVersion, rows: list[dict]) -> np.ndarray | None:
+    """Logits of `rows` from the version's logits.npz (written by training with the same weights), or
+    None when the file is missing or lacks one of the rows."""
+    path = mv.path / "logits.npz"
+    if not path.exists() or (mv.path / "adapter").exists() and path.stat().st_mtime < max(
+            f.stat().st_mtime for f in (mv.path / "adapter").iterdir()):
+        return None
+    saved = np.load(path)
+    index = {}
+    for key in saved.files:
+        if key.endswith("_ids"):
+            index.update({i: (key[:-4], n) for n, i in enumerate(saved[key].tolist())})
+    if not rows or any(r["id"] not in index for r in rows):
+        return None
+    return np.stack([saved[f"{index[r['id']][0]}_logits"][index[r["id"]][1]] for r in rows])
+
+
+def version_logits(clf, rows: list[dict]) -> np.ndarray:
+    """Raw logits of dataset rows (text and heading): from the version's saved logits when it has them,
+    else computed and kept under runs/logits, since calibrate, thresholds and evaluate score the same
+    validation and test clauses, which on a shared CPU costs minutes each time."""
     import hashlib
 
     from app.classifier import weights_stamp
 
+    if (saved := saved_logits(clf.version, rows)) is not None:
+        return saved
+    texts = [r["text"] for r in rows]
+    headings = [r.get("heading") or "" for r in rows]
     key = hashlib.sha256(json.dumps([str(clf.version.path.resolve()), weights_stamp(clf.version), clf.max_length,
-                                     texts]).encode()).hexdigest()[:32]
+                                     clf.tail_tokens, clf.use_headings, texts, headings]).encode()).hexdigest()[:32]
     path = LOGITS_CACHE / f"{key}.npy"
     if path.exists():
         return np.load(path)
-    logits = clf.logits(texts)
+    logits = clf.logits(texts, headings)
     path.parent.mkdir(parents=True, exist_ok=True)
     np.save(path, logits)
     return logits
@@ -105,6 +139,25 @@ def expected_calibration_error(probs: np.ndarray, labels: np.ndarray) -> float:
 
     metric = MulticlassCalibrationError(num_classes=len(LABEL_IDS), n_bins=ECE_BINS, norm="l1")
     return float(metric(torch.as_tensor(probs, dtype=torch.float32), torch.as_tensor(labels)))
+
+
+def weighted_ece(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Top-label ECE, 15 equal-width bins, L1, each clause counted with its weight. torchmetrics takes no
+    sample weights; segments sampled at a known rate need them to describe whole contracts. With unit
+    weights this equals expected_calibration_error (tested)."""
+    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
+    conf = probs.max(axis=1)
+    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
+    # torchmetrics' binning: bucketize on the inner edges with right=True, bins 0..n-1
+    edges = np.linspace(0, 1, ECE_BINS + 1)
+    bins = np.clip(np.searchsorted(edges[1:-1], conf, side="left"), 0, ECE_BINS - 1)
+    total = 0.0
+    for b in range(ECE_BINS):
+        m = bins == b
+        if m.any():
+            wb = w[m].sum()
+            total += abs((w[m] * correct[m]).sum() / wb - (w[m] * conf[m]).sum() / wb) * wb
+    return float(total / w.sum())
 
 
 def ece_noise_floor(probs: np.ndarray, draws: int = 200, seed: int = 0) -> float:
@@ -171,7 +224,8 @@ def contract_metrics(predicted: dict[str, set[str]], truth: dict[str, dict]) -> 
 
 # ---------------------------------------------------------------- plots
 
-def reliability_diagram(path: Path, labels: np.ndarray, curves: dict[str, np.ndarray]) -> Path:
+def reliability_diagram(path: Path, labels: np.ndarray, curves: dict[str, np.ndarray],
+                        weights: np.ndarray | None = None) -> Path:
     """Accuracy against top-label confidence in 15 equal-width bins, one line per named set of probabilities."""
     import matplotlib
 
@@ -191,7 +245,7 @@ def reliability_diagram(path: Path, labels: np.ndarray, curves: dict[str, np.nda
                 xs.append(conf[m].mean())
                 ys.append(correct[m].mean())
                 ns.append(m.sum())
-        ece = expected_calibration_error(probs, labels)
+        ece = weighted_ece(probs, labels, weights)
         ax.plot(xs, ys, marker="o", label=f"{name} (ECE {ece:.3f})")
     ax.set(xlabel="confidence (top label)", ylabel="accuracy", xlim=(0, 1), ylim=(0, 1),
            title=f"Reliability, {len(labels)} real clauses")
@@ -305,11 +359,11 @@ def evaluate(version: str | None = None, *, registry: Registry | None = None, co
     ds, info = version_dataset(mv)
     rows = real_rows(ds, "test")
     labels = label_ids(rows)
-    logits = version_logits(clf, [r["text"] for r in rows])
+    logits = version_logits(clf, rows)
     probs = softmax(logits, clf.temperature)
     test_contracts = contracts_in(info, "test")
     others = other_category_rows(test_contracts, collateral_limit)
-    other_pred = version_logits(clf, [r["text"] for r in others]).argmax(axis=1) if others else np.array([])
+    other_pred = version_logits(clf, others).argmax(axis=1) if others else np.array([])
     m = {
         "version": mv.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "temperature": clf.temperature, "n_test_contracts": len(test_contracts),

@@ -75,9 +75,8 @@ def parent_config(parent: ModelVersion, config_path: Path | None = None, **overr
     saved = dict(parent.card.get("train_config") or {})
     if not saved:
         raise RetrainError(f"model version {parent.name!r} records no train_config; pass --config FILE")
-    # As in training.evaluate: data paths saved with a version point at the machine that trained it;
-    # this machine's shared folder wins, so the rebuilt dataset matches what evaluation rebuilds.
-    saved["data"] = {k: v for k, v in (saved.get("data") or {}).items() if not k.endswith("_path")}
+    # Data sources are saved by their place in the shared folder (DataConfig.to_card), and a source
+    # switched off (null) stays off: the rebuilt dataset is the one the parent and evaluation use.
     try:
         return TrainConfig(**(saved | overrides))
     except ValueError as e:
@@ -134,7 +133,7 @@ def score(version: str, rows: list[dict], registry: Registry) -> dict:
     clf = Classifier.load(version, registry=registry)
     # Calibration divides the logits by one temperature: the argmax, and so these metrics, do not change.
     # version_logits reuses what calibrate and evaluate already computed on the same test clauses.
-    logits = version_logits(clf, [r["text"] for r in rows])
+    logits = version_logits(clf, rows)
     return classification_metrics(np.array([LABEL2ID[r["label"]] for r in rows]), logits.argmax(axis=1))
 
 
