@@ -12,6 +12,7 @@ import re
 import threading
 import unicodedata
 import zipfile
+import zlib
 
 from app.ingest.document import Document, IngestError
 from app.ingest.layout import (NUMBERED_LINE, PAGE_NUMBER, SENTENCE_END, is_heading, join_lines,
@@ -60,16 +61,25 @@ def detect_format(data: bytes) -> str:
     return "txt"
 
 
+def max_upload_bytes() -> int:
+    """The LEXDORA_MAX_UPLOAD_MB setting in bytes."""
+    from app.config import get_settings
+    return int(get_settings().max_upload_mb * MB)
+
+
+def too_big(name: str, size: int, max_bytes: int) -> IngestError:
+    return IngestError(f"{name}: the file is {size / MB:.1f} MB, over the {max_bytes / MB:g} MB limit; "
+                       "split it or raise LEXDORA_MAX_UPLOAD_MB")
+
+
 def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Document:
     """Read a contract from its bytes. `max_bytes` defaults to the LEXDORA_MAX_UPLOAD_MB setting."""
     if max_bytes is None:
-        from app.config import get_settings
-        max_bytes = int(get_settings().max_upload_mb * MB)
+        max_bytes = max_upload_bytes()
     if not data:
         raise IngestError(f"{name}: the file is empty (0 bytes); upload the contract again")
     if len(data) > max_bytes:
-        raise IngestError(f"{name}: the file is {len(data) / MB:.1f} MB, over the {max_bytes / MB:g} MB limit; "
-                          "split it or raise LEXDORA_MAX_UPLOAD_MB")
+        raise too_big(name, len(data), max_bytes)
     try:
         fmt = detect_format(data)
         reader = {"pdf": read_pdf, "docx": read_docx, "html": read_html, "txt": read_txt}[fmt]
@@ -193,28 +203,79 @@ def _join_paragraphs(paragraphs) -> str:
 
 # --- DOCX --------------------------------------------------------------------------------------
 
+# A DOCX has tens of parts; a central directory of millions of entries costs ~0.5 KB of memory each.
+MAX_DOCX_PARTS = 10_000
+_CHUNK = 256 * 1024
+_DAMAGED_DOCX = "this Word file is damaged or incomplete and cannot be opened; save it again from Word and re-upload"
+
+
+def _zip_bomb(mb: float, cap: int) -> IngestError:
+    return IngestError(f"this Word file would expand to {mb:,.0f} MB, over the {cap / MB:,.0f} MB safety limit "
+                       "(it may be a zip bomb); open it in Word, save a clean copy and re-upload")
+
+
+def docx_parts(data: bytes, cap: int) -> dict[str, bytes]:
+    """Every part of a DOCX inflated, streamed with a hard cap of `cap` bytes on what is inflated.
+
+    Declared sizes are checked first (cheap refusal of an honest bomb) but not trusted: each part is
+    inflated chunk by chunk and the bytes actually produced are counted, so a file whose headers
+    understate its sizes is refused after at most `cap` bytes, never holding more than one chunk of
+    excess. (zipfile's own read() of a whole part inflates up to 1 GB in one call before cutting it to
+    the declared size.) A part whose CRC does not match is damage, reported as such.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            end_record = zipfile._EndRecData(zf.fp)  # the entry count, before anything trusts it
+            if end_record and end_record[zipfile._ECD_ENTRIES_TOTAL] > MAX_DOCX_PARTS:
+                raise IngestError(f"this Word file has {end_record[zipfile._ECD_ENTRIES_TOTAL]:,} parts, "
+                                  f"over the {MAX_DOCX_PARTS:,} a document can have; open it in Word, save a "
+                                  "clean copy and re-upload")
+            infos = zf.infolist()
+            if "word/document.xml" not in {info.filename for info in infos}:
+                raise IngestError("this is a ZIP archive but not a Word document; upload the contract "
+                                  "itself (.docx, PDF, text or HTML)")
+            declared = sum(info.file_size for info in infos)
+            if declared > cap:
+                raise _zip_bomb(declared / MB, cap)
+            parts: dict[str, bytes] = {}
+            inflated = 0
+            for info in infos:
+                if info.is_dir():
+                    continue
+                chunks = []
+                with zf.open(info) as member:
+                    while chunk := member.read(_CHUNK):
+                        inflated += len(chunk)
+                        if inflated > cap:
+                            raise _zip_bomb(inflated / MB, cap)
+                        chunks.append(chunk)
+                parts[info.filename] = b"".join(chunks)
+            return parts
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError):
+        raise IngestError(_DAMAGED_DOCX) from None
+    except NotImplementedError:  # a compression method zipfile does not know: not from Word
+        raise IngestError(_DAMAGED_DOCX) from None
+    except RuntimeError:  # "File ... is encrypted": Word encrypts .docx as an OLE file, not a zip
+        raise IngestError("this Word file is encrypted; save an unprotected copy and re-upload") from None
+
+
+def _stored_zip(parts: dict[str, bytes]) -> bytes:
+    """The parts in an uncompressed zip: python-docx reads it back with no inflation at all."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, blob in parts.items():
+            zf.writestr(name, blob)
+    return buf.getvalue()
+
+
 def read_docx(data: bytes) -> tuple[str, tuple[int, ...]]:
     from app.config import get_settings
     from app.ingest.docx_numbering import docx_paragraphs
 
     cap = int(get_settings().max_docx_uncompressed_mb * MB)
+    stored = _stored_zip(docx_parts(data, cap))
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = set(zf.namelist())
-            if "word/document.xml" not in names:
-                raise IngestError("this is a ZIP archive but not a Word document; upload the contract "
-                                  "itself (.docx, PDF, text or HTML)")
-            # zipfile stops each member at its declared size, so the declared sum bounds the inflation.
-            inflated = sum(info.file_size for info in zf.infolist())
-            if inflated > cap:
-                raise IngestError(f"this Word file would expand to {inflated / MB:,.0f} MB, over the "
-                                  f"{cap / MB:,.0f} MB safety limit (it may be a zip bomb); open it in Word, "
-                                  "save a clean copy and re-upload")
-    except zipfile.BadZipFile:
-        raise IngestError("this Word file is damaged or incomplete and cannot be opened; "
-                          "save it again from Word and re-upload") from None
-    try:
-        paragraphs = docx_paragraphs(data)
+        paragraphs = docx_paragraphs(stored)
     except IngestError:
         raise
     except Exception:  # python-docx/lxml raise many types on malformed parts; all mean the same to a user

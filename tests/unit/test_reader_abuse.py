@@ -67,3 +67,84 @@ line two</pre><noscript>enable js</noscript><div>ruby <ruby>X<rt>ex</rt></ruby> 
 def test_html_declared_charset_is_honoured():
     html = '<html><head><meta charset="windows-1252"></head><body><p>Caf\u00e9 \u201cfees\u201d</p></body></html>'
     assert read_html(html.encode("cp1252"))[0] == "Caf\u00e9 \u201cfees\u201d"
+
+
+# --- DOCX: a hard cap on inflated bytes, whatever the headers say ------------------------------
+
+def _peak_python_memory(fn):
+    """(result or IngestError, peak bytes allocated by Python while running fn)."""
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        try:
+            result = fn()
+        except IngestError as e:
+            result = e
+        return result, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+@pytest.mark.parametrize("crc_of", ["declared", "inflated"])
+def test_docx_whose_headers_understate_its_size_is_read_with_bounded_memory(crc_of):
+    from tests.fixtures.crafted import understated_docx
+
+    data = understated_docx(inflated_mb=256, declared=4096, crc_of=crc_of)  # 256 MB said to be 4 KB
+    t = time.perf_counter()
+    result, peak = _peak_python_memory(lambda: read_document(data, "liar.docx", max_bytes=50 * MB))
+    assert time.perf_counter() - t < 10
+    # zipfile's read() of the whole part inflated up to 1 GB in one call: 256 MB here.
+    assert peak < 32 * MB, f"peak {peak / MB:.0f} MB"
+    if crc_of == "inflated":  # what was inflated does not match its CRC: damaged, in one line
+        text = str(result)
+        assert isinstance(result, IngestError) and text.startswith("liar.docx: ") and "\n" not in text
+        assert "damaged" in text
+    else:  # consistent up to the declared size: that much is read, the rest never inflated
+        assert "Liability is capped" in result.text
+
+
+def test_docx_declaring_more_than_the_cap_is_refused_before_inflating():
+    from app.ingest.readers import docx_parts
+    from tests.fixtures.crafted import understated_docx
+
+    data = understated_docx(inflated_mb=300, declared=300 * MB, crc_of="inflated")  # honest headers
+    t = time.perf_counter()
+    result, peak = _peak_python_memory(lambda: docx_parts(data, cap=200 * MB))
+    assert time.perf_counter() - t < 1 and peak < 4 * MB
+    assert "would expand to 300 MB, over the 200 MB safety limit" in str(result)
+
+
+def test_zip_with_a_huge_central_directory_is_refused_before_it_is_parsed():
+    from tests.fixtures.crafted import many_parts_zip
+
+    with pytest.raises(IngestError) as err:
+        read_document(many_parts_zip(60_000), "parts.docx", max_bytes=50 * MB)
+    assert "60,000 parts" in _one_line_error(err, "parts.docx")
+
+
+# --- Files: the size limit before reading, odd files in one line -------------------------------
+
+def test_file_over_the_limit_is_refused_by_stat_before_it_is_read(tmp_path):
+    from app.ingest import ingest_path
+    from tests.fixtures.crafted import huge_sparse_file
+
+    path = huge_sparse_file(tmp_path / "huge.txt", 600 * MB)
+    t = time.perf_counter()
+    result, peak = _peak_python_memory(lambda: ingest_path(path, max_bytes=50 * MB))
+    assert time.perf_counter() - t < 1 and peak < MB  # was: the 600 MB read whole, then refused
+    assert str(result) == "huge.txt: the file is 600.0 MB, over the 50 MB limit; split it or raise LEXDORA_MAX_UPLOAD_MB"
+
+
+def test_pipe_device_and_symlink_loop_are_one_line_errors(tmp_path):
+    import os
+
+    from app.ingest import ingest_path
+
+    os.mkfifo(tmp_path / "pipe.txt")  # opening it would block until a writer came
+    (tmp_path / "loop.txt").symlink_to(tmp_path / "loop.txt")
+    for path, message in ((tmp_path / "pipe.txt", "not a regular file"), ("/dev/zero", "not a regular file"),
+                          (tmp_path / "loop.txt", "cannot be read")):
+        with pytest.raises(IngestError) as err:
+            ingest_path(path, max_bytes=MB)
+        assert message in _one_line_error(err, os.path.basename(path))
