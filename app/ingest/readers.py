@@ -58,7 +58,29 @@ def detect_format(data: bytes) -> str:
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = head.decode("utf-16", errors="ignore").lstrip().lower()
         return "html" if text.startswith(("<!doctype html", "<html")) else "txt"
+    codec = utf16_without_bom(head)
+    if codec:
+        text = head[: len(head) // 2 * 2].decode(codec, errors="ignore").lstrip("\ufeff \t\r\n").lower()
+        return "html" if text.startswith(("<!doctype html", "<html")) else "txt"
     return "txt"
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when `data` looks like UTF-16 text saved without a byte-order mark.
+
+    Text in a Latin script has a zero high byte in most of its UTF-16 code units: zeros at odd offsets
+    (little-endian) or even ones (big-endian), and almost none at the others. UTF-8 text has no zeros.
+    """
+    sample = data[:8192]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    zero_even, zero_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zero_odd >= 0.4 and zero_even <= 0.02:
+        return "utf-16-le"
+    if zero_even >= 0.4 and zero_odd <= 0.02:
+        return "utf-16-be"
+    return None
 
 
 def max_upload_bytes() -> int:
@@ -287,7 +309,7 @@ def read_docx(data: bytes) -> tuple[str, tuple[int, ...]]:
 # --- TXT ---------------------------------------------------------------------------------------
 
 def decode_text(data: bytes) -> str:
-    """UTF-8/16/32 by BOM, else UTF-8, else Windows-1252; IngestError for binary data."""
+    """UTF-8/16/32 by BOM, else UTF-16 by its zero bytes, else UTF-8, else Windows-1252; IngestError for binary data."""
     for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"),
                        (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
@@ -298,9 +320,13 @@ def decode_text(data: bytes) -> str:
                                   "as UTF-8 and re-upload") from None
             break
     else:
+        codec = utf16_without_bom(data)
         try:
-            text = data.decode("utf-8")
+            text = data.decode(codec or "utf-8")
         except UnicodeDecodeError:
+            if codec:
+                raise IngestError("this text file looks like UTF-16 but is not valid UTF-16; save it again "
+                                  "as UTF-8 and re-upload") from None
             # Windows-1252 leaves 5 bytes undefined; a real 1252 file never uses them.
             text = data.decode("cp1252", errors="replace")
     sample = text[:20000]
@@ -333,6 +359,13 @@ _BLOCK_TAG_SET = frozenset(_BLOCK_TAGS)
 
 def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
     # EDGAR's SGML wrapper lines (<TYPE>EX-10.1, <FILENAME>...) are never closed: drop them before parsing.
+    codec = None if data[:2] in (b"\xff\xfe", b"\xfe\xff") else utf16_without_bom(data)
+    if codec:  # re-encoded with a byte-order mark, which outranks a <meta charset> in the detection
+        try:
+            data = b"\xef\xbb\xbf" + data.decode(codec).encode("utf-8")
+        except UnicodeDecodeError:
+            raise IngestError("this HTML file looks like UTF-16 but is not valid UTF-16; save it again "
+                              "as UTF-8 and re-upload") from None
     data = _SGML_HEADER.sub(b"", data)
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", html_text(data)))
     lines = text.split(_BREAK)

@@ -148,3 +148,35 @@ def test_pipe_device_and_symlink_loop_are_one_line_errors(tmp_path):
         with pytest.raises(IngestError) as err:
             ingest_path(path, max_bytes=MB)
         assert message in _one_line_error(err, os.path.basename(path))
+
+
+# --- UTF-16 without a byte-order mark (the README says UTF-16 is read) --------------------------
+
+CONTRACT_TEXT = "1. Liability\n\nNeither party's liability shall exceed the fees paid (€ 1,000,000).\n"
+
+
+@pytest.mark.parametrize("endian", ["le", "be"])
+def test_utf16_text_without_bom_is_detected_and_read(endian):
+    from tests.fixtures.crafted import utf16_without_bom
+
+    document = read_document(utf16_without_bom(CONTRACT_TEXT, endian), "nobom.txt", max_bytes=MB)
+    assert document.format == "txt"
+    assert "exceed the fees paid (€ 1,000,000)." in document.text
+
+
+@pytest.mark.parametrize("endian", ["le", "be"])
+def test_utf16_html_without_bom_is_detected_and_read(endian):
+    from tests.fixtures.crafted import utf16_without_bom
+
+    html = "<html><head><meta charset='utf-16'></head><body><p>1. Liability is capped at € 5.</p></body></html>"
+    document = read_document(utf16_without_bom(html, endian), "nobom.html", max_bytes=MB)
+    assert document.format == "html" and document.text == "1. Liability is capped at € 5."
+
+
+def test_utf16_detection_leaves_utf8_and_binary_alone():
+    from app.ingest.readers import utf16_without_bom
+
+    assert utf16_without_bom(CONTRACT_TEXT.encode("utf-8")) is None
+    assert utf16_without_bom(bytes(4096)) is None  # all zeros: binary, not text
+    with pytest.raises(IngestError, match="not a contract document"):
+        read_document(bytes(range(256)) * 16, "blob.txt", max_bytes=MB)
