@@ -246,13 +246,17 @@ def docx_parts(data: bytes, cap: int) -> dict[str, bytes]:
     the declared size.) A part whose CRC does not match is damage, reported as such.
     """
     try:
+        # The entry count from the end record, before ZipFile() parses (and holds) the whole directory.
+        end_record = zipfile._EndRecData(io.BytesIO(data))
+        if end_record and end_record[zipfile._ECD_ENTRIES_TOTAL] > MAX_DOCX_PARTS:
+            raise IngestError(f"this Word file has {end_record[zipfile._ECD_ENTRIES_TOTAL]:,} parts, "
+                              f"over the {MAX_DOCX_PARTS:,} a document can have; open it in Word, save a "
+                              "clean copy and re-upload")
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            end_record = zipfile._EndRecData(zf.fp)  # the entry count, before anything trusts it
-            if end_record and end_record[zipfile._ECD_ENTRIES_TOTAL] > MAX_DOCX_PARTS:
-                raise IngestError(f"this Word file has {end_record[zipfile._ECD_ENTRIES_TOTAL]:,} parts, "
-                                  f"over the {MAX_DOCX_PARTS:,} a document can have; open it in Word, save a "
-                                  "clean copy and re-upload")
             infos = zf.infolist()
+            if len(infos) > MAX_DOCX_PARTS:  # a ZIP64 end record can disagree with the one read above
+                raise IngestError(f"this Word file has {len(infos):,} parts, over the {MAX_DOCX_PARTS:,} a "
+                                  "document can have; open it in Word, save a clean copy and re-upload")
             if "word/document.xml" not in {info.filename for info in infos}:
                 raise IngestError("this is a ZIP archive but not a Word document; upload the contract "
                                   "itself (.docx, PDF, text or HTML)")
