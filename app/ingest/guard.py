@@ -15,8 +15,10 @@ IngestError with a one-line message:
     "<name>: reading took longer than 60 s; ..."
     "<name>: reading needed more than 2048 MB of memory; ..."
 
-The first call in a process starts the server (about half a second); later calls cost a fork and
-the pickling of the result (see tests/unit/test_ingest_guard.py for the measured overhead).
+The first call in a process starts the server, which imports the readers and runs each once
+(1 to 3 s); later calls cost a fork, a pickled result and a few process switches, measured on two cores
+shared with a training run: about 40 ms per file at load 2, 90 to 180 ms at load 4
+(tests/unit/test_ingest_guard.py::test_overhead_per_file_is_small prints it).
 On platforms without fork (Windows) the child is spawned instead, and no memory limit is set.
 As with any multiprocessing use, a script that calls these functions must keep its top-level
 work under `if __name__ == "__main__":` (python -m app, pytest and Streamlit's launcher do).
@@ -37,9 +39,8 @@ DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MEMORY_MB = 2048
 # Imported once by the fork server, so that children do not import them per file.
 # "__main__" too: the server imports the caller's main script once (guarded by `if __name__ == "__main__":`,
-# as multiprocessing requires), so each child need not.
-_PRELOAD = ["__main__", "app.config", "app.ingest", "app.ingest.readers", "app.ingest.docx_numbering", "app.ingest.segment",
-            "bs4", "bs4.dammit", "lxml.etree", "docx", "pypdfium2"]
+# as multiprocessing requires), so each child need not. _guard_preload runs each reader once.
+_PRELOAD = ["__main__", "app.ingest._guard_preload"]
 _context = None
 _context_lock = threading.Lock()
 
@@ -80,30 +81,41 @@ def _guarded(kind: str, args: tuple, name: str, timeout_s: float, memory_mb: flo
                         name=f"lexdora-ingest-{name[:40]}")
     child.start()
     sender.close()
+    outcome = None
     try:
         if not receiver.poll(timeout_s):
             raise _too_slow(name, timeout_s)
         try:
             outcome, value = receiver.recv()
-        except (EOFError, OSError):  # the child died without a word: killed by a limit or crashed
+        except (EOFError, OSError):  # the child died without a word: killed by a limit, crashed, or never ran
             child.join(5)
-            code = child.exitcode
-            if code is not None and code < 0 and -code == getattr(signal, "SIGXCPU", None):
-                raise _too_slow(name, timeout_s) from None
-            raise IngestError(f"{name}: the reader stopped unexpectedly (exit {code}); it may have needed more "
-                              f"than {memory_mb:g} MB of memory; check the file or save it again and re-upload") \
-                from None
+            raise _died(name, child.exitcode, timeout_s, memory_mb) from None
     finally:
         receiver.close()
-        if child.is_alive():
+        if outcome is None and child.is_alive():  # over time or failed: stop it now
             child.kill()
-        child.join(5)
+            child.join(5)
+        # A child that answered exits by itself; multiprocessing reaps it on a later start().
     if outcome == "ok":
         return value
     if outcome == "memory":
         raise IngestError(f"{name}: reading needed more than {memory_mb:g} MB of memory; the file may be "
                           "hostile (a zip bomb or deeply nested markup) or need splitting")
     raise IngestError(value)
+
+
+def _died(name: str, code: int | None, timeout_s: float, memory_mb: float) -> IngestError:
+    if code is not None and code < 0:
+        sig = -code
+        if sig == getattr(signal, "SIGXCPU", None):
+            return _too_slow(name, timeout_s)
+        # Out of address space inside C code (libxml2, PDFium) ends in a signal, not a MemoryError.
+        return IngestError(f"{name}: the reader was stopped by signal {sig} ({signal.Signals(sig).name}); it may have "
+                           f"needed more than {memory_mb:g} MB of memory; check the file or save it again and re-upload")
+    # A positive code: the child failed before reading (e.g. the calling script lacks its
+    # `if __name__ == "__main__":` guard); a problem of the installation, not of the file.
+    return IngestError(f"{name}: the reading process could not run (exit code {code}); see the application's "
+                       "log: the file itself was not read")
 
 
 def _too_slow(name: str, timeout_s: float) -> IngestError:

@@ -81,3 +81,14 @@ def test_overhead_per_file_is_small():
     guarded = (time.perf_counter() - t) / n
     print(f"direct {direct * 1000:.0f} ms, guarded {guarded * 1000:.0f} ms, overhead {(guarded - direct) * 1000:.0f} ms")
     assert guarded - direct < 0.5  # a fork and a pickle, not an interpreter start
+
+
+def test_a_child_that_dies_is_reported_in_one_line_by_what_stopped_it():
+    import signal
+
+    from app.ingest.guard import _died
+
+    assert "took longer than 5 s" in str(_died("a.pdf", -signal.SIGXCPU, 5, 100))
+    killed = str(_died("a.pdf", -signal.SIGSEGV, 5, 100))
+    assert killed.startswith("a.pdf: the reader was stopped by signal") and "more than 100 MB" in killed
+    assert "could not run (exit code 1)" in str(_died("a.pdf", 1, 5, 100))
