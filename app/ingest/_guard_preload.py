@@ -10,11 +10,11 @@ import zipfile
 from app.config import get_settings
 from app.ingest import IngestError, ingest_bytes
 
-get_settings()
-get_settings.cache_clear()
 
 
 def _warm() -> None:
+    get_settings()
+    get_settings.cache_clear()
     docx = io.BytesIO()
     with zipfile.ZipFile(docx, "w") as zf:
         zf.writestr("word/document.xml", "<x/>")
@@ -31,7 +31,10 @@ def _warm() -> None:
             pass
 
 
-_warm()
+try:
+    _warm()
+except Exception:  # noqa: BLE001 - a failed warm-up only makes the children slower, never wrong
+    pass
 
 # Children are forked from this process: keep the collector off the objects made so far, or its first
 # pass in each child writes to every page of them (copy-on-write) and costs more than reading a file.
