@@ -30,8 +30,8 @@ else:
         outcome = f"read: {len(document.text):,} characters, {len(clauses):,} clauses"
     except IngestError as e:
         outcome = f"refused: {e}"
-print(json.dumps({"seconds": time.perf_counter() - t, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-                  "outcome": outcome}))
+peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+print(json.dumps({"seconds": time.perf_counter() - t, "peak_mb": peak_mb, "outcome": outcome}))
 """
 
 

@@ -11,7 +11,6 @@ from app.config import get_settings
 from app.ingest import IngestError, ingest_bytes
 
 
-
 def _warm() -> None:
     get_settings()
     get_settings.cache_clear()

@@ -110,8 +110,9 @@ def _died(name: str, code: int | None, timeout_s: float, memory_mb: float) -> In
         if sig == getattr(signal, "SIGXCPU", None):
             return _too_slow(name, timeout_s)
         # Out of address space inside C code (libxml2, PDFium) ends in a signal, not a MemoryError.
-        return IngestError(f"{name}: the reader was stopped by signal {sig} ({signal.Signals(sig).name}); it may have "
-                           f"needed more than {memory_mb:g} MB of memory; check the file or save it again and re-upload")
+        return IngestError(f"{name}: the reader was stopped by signal {sig} ({signal.Signals(sig).name}); it may "
+                           f"have needed more than {memory_mb:g} MB of memory; check the file or save it again "
+                           "and re-upload")
     # A positive code: the child failed before reading (e.g. the calling script lacks its
     # `if __name__ == "__main__":` guard); a problem of the installation, not of the file.
     return IngestError(f"{name}: the reading process could not run (exit code {code}); see the application's "

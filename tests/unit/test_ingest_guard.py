@@ -79,7 +79,8 @@ def test_overhead_per_file_is_small():
     for _ in range(n):
         ingest_file_guarded(SAMPLE_TXT)
     guarded = (time.perf_counter() - t) / n
-    print(f"direct {direct * 1000:.0f} ms, guarded {guarded * 1000:.0f} ms, overhead {(guarded - direct) * 1000:.0f} ms")
+    print(f"direct {direct * 1000:.0f} ms, guarded {guarded * 1000:.0f} ms, "
+          f"overhead {(guarded - direct) * 1000:.0f} ms")
     assert guarded - direct < 0.5  # a fork and a pickle, not an interpreter start
 
 
