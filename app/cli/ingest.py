@@ -9,7 +9,6 @@ from pathlib import Path
 import typer
 
 from app.ingest import IngestError, ingest_path
-from app.safe_csv import printable_name
 
 
 class OutputFormat(str, Enum):
@@ -35,7 +34,7 @@ def ingest(
             document, clauses = ingest_path(path)
         except IngestError as e:
             failed += 1
-            typer.echo(f"error: {printable_name(str(e))}", err=True)  # a name can hold escapes
+            typer.echo(f"error: {e}", err=True)
             continue
         for c in clauses:
             if format is OutputFormat.jsonl:
@@ -45,10 +44,10 @@ def ingest(
                 }, ensure_ascii=False) + "\n")
             else:
                 preview = " ".join(c.text.split())
-                preview = printable_name(preview if len(preview) <= 100 else preview[:99] + "…")
-                typer.echo(f"{printable_name(document.name)}\tp.{c.page}\t{c.number or '-'}\t{preview}")
+                preview = preview if len(preview) <= 100 else preview[:99] + "…"
+                typer.echo(f"{document.name}\tp.{c.page}\t{c.number or '-'}\t{preview}")
         if format is OutputFormat.text:
-            typer.echo(f"{printable_name(document.name)}: {len(clauses)} clauses, {document.page_count} page(s), "
+            typer.echo(f"{document.name}: {len(clauses)} clauses, {document.page_count} page(s), "
                        f"{document.format.upper()}", err=True)
     if failed:
         typer.echo(f"{failed} of {len(files)} file(s) could not be read", err=True)

@@ -183,20 +183,3 @@ def test_utf16_detection_leaves_utf8_and_binary_alone():
     assert utf16_without_bom(bytes(4096)) is None  # all zeros: binary, not text
     with pytest.raises(IngestError, match="not a contract document"):
         read_document(bytes(range(256)) * 16, "blob.txt", max_bytes=MB)
-
-
-def test_ingest_command_prints_a_hostile_file_name_on_one_line(tmp_path):
-    from typer.testing import CliRunner
-
-    from app.cli import cli
-
-    good = tmp_path / "ok\x1b[2J\nOK: all files read.txt"
-    good.write_text("1. Liability\n\nNeither party's liability shall exceed the fees paid.\n")
-    bad = tmp_path / "bad\rname.txt"
-    bad.write_bytes(b"")
-    result = CliRunner().invoke(cli, ["ingest", str(good), str(bad)])
-    output = result.output
-    assert "\x1b" not in output and "\r" not in output
-    assert "ok\\x1b[2J\\nOK: all files read.txt: " in output
-    assert "error: bad\\rname.txt: the file is empty" in output
-    assert not any(line.startswith("OK: all files read") for line in output.splitlines())
