@@ -137,6 +137,12 @@ def load_base_model(ref: str, *, quantization: str = "none", dtype=None, device_
         dtype = torch.float32
     elif isinstance(dtype, str):
         dtype = getattr(torch, dtype)
+    from transformers.utils import logging as hf_logging
+
+    # The base has no classification head: transformers reports `score.weight` as MISSING and advises
+    # training, which is exactly what happens next (or the adapter brings the trained head).
+    verbosity = hf_logging.get_verbosity()
+    hf_logging.set_verbosity_error()
     try:
         model = AutoModelForSequenceClassification.from_pretrained(
             resolve_base_model(ref), num_labels=len(ID2LABEL), id2label=dict(ID2LABEL), label2id=dict(LABEL2ID),
@@ -145,6 +151,8 @@ def load_base_model(ref: str, *, quantization: str = "none", dtype=None, device_
         )
     except OSError as e:
         raise BaseModelError(f"cannot load base model {ref!r}: {e}") from e
+    finally:
+        hf_logging.set_verbosity(verbosity)
     model.config.pad_token_id = tokenizer.pad_token_id
     if quantization == "nf4":
         _keep_standard_4bit_layout(model)

@@ -328,6 +328,19 @@ def build_dataset(config: DataConfig | None = None, corrections: list[dict] | No
     return ds, DatasetInfo(data_hash(kept), counts, by_contract, dropped, notes)
 
 
+def source_hashes(config: DataConfig) -> dict[str, str]:
+    """SHA-256 of every source file the config reads, by its path in the shared folder: what a model card
+    cites so anyone can check they hold the same data."""
+    out = {}
+    recorded = config.to_card()
+    for key in ("segments_path", "labeled_path", "other_path", "synthetic_path"):
+        if getattr(config, key) is not None:
+            path = shared_path(getattr(config, key))
+            if path.exists():
+                out[recorded[key]] = hashlib.sha256(path.read_bytes()).hexdigest()
+    return out
+
+
 def load_fixed_split(path: Path) -> dict[str, str]:
     """The contract -> split map saved beside a built dataset or a model version (split.json)."""
     return json.loads(Path(path).read_text())

@@ -25,7 +25,7 @@ from app.config import ROOT
 from app.modeling import BaseModelError, load_base_model, load_tokenizer
 from app.registry import ModelVersion, Registry
 from app.taxonomy import ID2LABEL, LABEL2ID, LABEL_IDS
-from data.build import DataError, build_dataset
+from data.build import DataError, build_dataset, source_hashes
 from training.config import ConfigError, TrainConfig, load_config
 from training.measure import PeakMemory, StepTimer
 
@@ -324,6 +324,7 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
         "max_length": config.max_length,
         "pad_token_id": tokenizer.pad_token_id,
         "data_hash": info.data_hash,
+        "data_sources": source_hashes(config.data),
         "data_counts": info.counts,
         "train_config": config.to_card(),
         "params": params,
@@ -462,6 +463,7 @@ def model_readme(card: dict) -> str:
         f"{_METHOD_NAMES[card['method']]}{' on a 4-bit NF4 base (QDoRA)' if card['quantization'] == 'nf4' else ''} adapter "
         f"for `{card['base_model']}`, sorting clauses into {', '.join(f'`{lab}`' for lab in card['labels'])}.", "",
         f"- Data hash: `{card['data_hash']}` (see `data/build.py`; synthetic clauses in training only)",
+        *[f"- Source `{name}`: SHA-256 `{digest}`" for name, digest in (card.get("data_sources") or {}).items()],
         f"- Rank {cfg['r']}, alpha {cfg['alpha']}, dropout {cfg['dropout']}, modules {', '.join(cfg['target_modules'])}"
         f"{f' of the top {top} layers' if (top := cfg.get('adapt_top_layers')) else ''}; head trained in full",
         f"- Learning rate {cfg['learning_rate']}, batch {cfg['batch_size']} x {cfg['gradient_accumulation']}, "
