@@ -12,7 +12,7 @@ review (the queue), admin (dashboard, model versions), export.
 from __future__ import annotations
 
 from app.scoring import Scorer
-from app.services.admin import (RELIABILITY_PNGS, activate_model_version, dashboard_stats, list_model_versions,
+from app.services.admin import (RELIABILITY_PNGS, active_learning_curve, activate_model_version, dashboard_stats, list_model_versions,
                                 reliability_diagram)
 from app.services.agreement import adjudicate, agreement_stats, list_disputes
 from app.services.contracts import (archive_contract, default_scorer, get_contract, list_contracts,
@@ -41,5 +41,5 @@ __all__ = [
     # the reviewer's desk (issue 13)
     "AgreementStats", "ContractProgress", "Dispute", "HistoryItem", "LabelAgreement", "NotHeld", "ReviewProgress",
     "ReviewerAgreement", "adjudicate", "agreement_stats", "list_disputes", "release_held_claims", "reopen_clause",
-    "review_history", "review_progress", "submit_shown", "undo_last_review",
+    "review_history", "review_progress", "submit_shown", "undo_last_review", "active_learning_curve",
 ]
