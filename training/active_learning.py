@@ -116,7 +116,8 @@ def curves(rows: Sequence[dict], probs: np.ndarray, truth: dict[str, dict], rule
         res = replay(rows, probs, truth, rule, policy, ks=ks, order=order)
         out.append(Curve(name, ks, [r["mean"] for r in res], {q: [r[q] for r in res] for q, _ in QUESTIONS}))
     runs = [replay(rows, probs, truth, rule, policy, ks=ks, order="random", seed=s) for s in range(seeds)]
-    out.append(Curve(f"random (mean of {seeds})", ks, [float(np.mean([r[j]["mean"] for r in runs])) for j in range(len(ks))],
+    out.append(Curve(f"random (mean of {seeds})", ks,
+                     [float(np.mean([r[j]["mean"] for r in runs])) for j in range(len(ks))],
                      {q: [float(np.mean([r[j][q] for r in runs])) for j in range(len(ks))] for q, _ in QUESTIONS}))
     return out
 

@@ -1,8 +1,8 @@
 """Reviewers' settled labels -> correction records for data.build, with test contracts held back.
 
 The latest review of each clause is its label, unless an admin adjudicated it: then the adjudicated
-label wins, and the clause is no longer disputed whatever its reviewers said. A correction that belongs to a test contract of the
-parent's fixed split (by contract name, or because its text is a test clause's text) never reaches
+label wins, and the clause is no longer disputed whatever its reviewers said. A correction that
+belongs to a test contract of the parent's fixed split (by contract name, or because its text is a test clause's text) never reaches
 training: it is kept apart to evaluate on, so the test split stays the one every version saw.
 """
 from __future__ import annotations

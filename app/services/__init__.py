@@ -12,8 +12,8 @@ review (the queue), admin (dashboard, model versions), export.
 from __future__ import annotations
 
 from app.scoring import Scorer
-from app.services.admin import (RELIABILITY_PNGS, active_learning_curve, activate_model_version, dashboard_stats, list_model_versions,
-                                reliability_diagram)
+from app.services.admin import (RELIABILITY_PNGS, activate_model_version, active_learning_curve, dashboard_stats,
+                                list_model_versions, reliability_diagram)
 from app.services.agreement import adjudicate, agreement_stats, list_disputes
 from app.services.contracts import (archive_contract, default_scorer, get_contract, list_contracts,
                                     store_scored_contract, upload_contract)

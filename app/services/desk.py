@@ -115,6 +115,7 @@ def undo_last_review(user_id: int, *, ttl: timedelta = CLAIM_TTL, uow: UnitOfWor
                                new_label=review.previous_label, model_label=prediction.label,
                                comment=f"undo of review {review.id}", created_at=now, kind="undo"))
             clause.label, clause.status = review.previous_label, status
+            _release_others(session, user.id, clause.id, now)
             clause.claimed_by_id, clause.claim_expires_at = user.id, now + ttl
             session.flush()
             _update_contract_status(session, clause.contract)
@@ -125,6 +126,14 @@ def undo_last_review(user_id: int, *, ttl: timedelta = CLAIM_TTL, uow: UnitOfWor
             uow.commit()
             return task
     return None
+
+
+def _release_others(session: Session, user_id: int, clause_id: int, now: datetime) -> None:
+    """One clause held at a time: release the others this user holds."""
+    for other in session.scalars(select(Clause).where(Clause.claimed_by_id == user_id, Clause.id != clause_id,
+                                                      Clause.claim_expires_at > now)):
+        other.claimed_by_id, other.claim_expires_at = None, None
+        audit(session, user_id, "release_claim", "clause", other.id, instead=clause_id)
 
 
 def reopen_clause(user_id: int, clause_id: int, *, ttl: timedelta = CLAIM_TTL,
@@ -140,10 +149,7 @@ def reopen_clause(user_id: int, clause_id: int, *, ttl: timedelta = CLAIM_TTL,
         if clause.claimed_by_id not in (None, user.id) and clause.claim_expires_at > now:
             holder = session.get(User, clause.claimed_by_id)
             raise InvalidInput(f"{holder.name} is reviewing {clause_name(clause)} now; try again later.")
-        for other in session.scalars(select(Clause).where(Clause.claimed_by_id == user.id, Clause.id != clause.id,
-                                                          Clause.claim_expires_at > now)):
-            other.claimed_by_id, other.claim_expires_at = None, None   # one clause held at a time
-            audit(session, user.id, "release_claim", "clause", other.id, reopened=clause.id)
+        _release_others(session, user.id, clause.id, now)
         clause.claimed_by_id, clause.claim_expires_at = user.id, now + ttl
         audit(session, user.id, "reopen", "clause", clause.id, expires_at=(now + ttl).isoformat())
         session.flush()

@@ -1,4 +1,6 @@
 """History: the clauses this reviewer reviewed, latest first, with every review of each; reopen any of them."""
+import time
+
 import streamlit as st
 
 from app import services
@@ -24,6 +26,7 @@ def _reopen(clause_id: int) -> None:
     st.session_state.review_item = task
     st.session_state.review_choice = task.clause.label
     st.session_state.review_comment = ""
+    st.session_state.review_shown_at = time.monotonic()
     st.session_state.review_reopened = True
 
 

@@ -15,6 +15,9 @@ from tests.unit.test_services import (POLICY, actions, clock, factory, people, s
 from tests.unit.test_services import contract as contract  # noqa: F401,PLC0414
 
 
+OTHER = CONTRACT + "\n7. Extra. Liability shall be unlimited.\n"
+
+
 def _reviews(factory, clause_id):
     with factory() as s:
         return s.execute(select(Review.kind, Review.previous_label, Review.new_label)
@@ -74,6 +77,16 @@ def test_undo_restores_the_clause_to_the_queue_and_holds_it_for_the_reviewer(uow
     services.submit_shown(rita, task.clause.id, "cap_and_collar", uow=uow())
     [row] = [r for r in services.reviewed_clauses(uow=uow()) if r["clause_id"] == task.clause.id]
     assert row["label"] == "cap_and_collar" and row["reviewers"] == {"rita": "cap_and_collar"}
+
+
+def test_after_an_undo_only_the_restored_clause_is_held(uow, contract, people, factory):
+    rita = people["reviewer"].id
+    task = services.claim_next_review(rita, uow=uow())
+    services.submit_shown(rita, task.clause.id, "capped", uow=uow())
+    services.claim_next_review(rita, uow=uow())          # the next clause on screen
+    services.undo_last_review(rita, uow=uow())
+    with factory() as s:
+        assert list(s.scalars(select(Clause.id).where(Clause.claimed_by_id == rita))) == [task.clause.id]
 
 
 def test_undo_walks_back_one_review_at_a_time_and_then_has_nothing(uow, contract, people):
@@ -145,8 +158,8 @@ def test_reopen_refuses_a_clause_someone_else_holds_and_releases_ones_own(uow, c
 
 def test_progress_counts_done_today_and_left_per_contract(uow, contract, people, upload, clock):
     rita = people["reviewer"].id
-    other = upload(people["lawyer"].id, "other.txt", (CONTRACT + "\n7. Extra. Liability shall be unlimited.\n").encode(),
-                   scorer_factory=FakeScorer, policy=POLICY, uow=uow())
+    other = upload(people["lawyer"].id, "other.txt", OTHER.encode(), scorer_factory=FakeScorer, policy=POLICY,
+                   uow=uow())
     progress = services.review_progress(rita, uow=uow())
     assert (progress.done_today, progress.left) == (0, 9)
     assert [(c.filename, c.left, c.to_review) for c in progress.contracts] == [("other.txt", 5, 5), ("msa.txt", 4, 4)]
@@ -161,8 +174,8 @@ def test_progress_counts_done_today_and_left_per_contract(uow, contract, people,
 
 def test_one_contract_mode_serves_only_that_contract_until_it_is_done(uow, contract, people, upload):
     rita = people["reviewer"].id
-    other = upload(people["lawyer"].id, "other.txt", (CONTRACT + "\n7. Extra. Liability shall be unlimited.\n").encode(),
-                   scorer_factory=FakeScorer, policy=POLICY, uow=uow())
+    other = upload(people["lawyer"].id, "other.txt", OTHER.encode(), scorer_factory=FakeScorer, policy=POLICY,
+                   uow=uow())
     elsewhere = services.claim_next_review(rita, contract_id=contract.contract_id, uow=uow())
     seen = []
     while task := services.claim_next_review(rita, contract_id=other.contract_id, uow=uow()):
