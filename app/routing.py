@@ -40,6 +40,16 @@ class Decision:
     reason: str         # fit to show a reviewer as-is
     confidence: float   # probability of the top label
     rule: Rule = "confident"
+    detail: str = ""    # the same decision in numbers (probabilities, margin, threshold), for a tooltip or a log
+
+
+# How a reason names a label: words a reviewer reads, not ids.
+SPOKEN = {"carve_out": "carve-out", "cap_and_collar": "cap and collar", "capped": "capped", "uncapped": "uncapped",
+          "exclusion": "exclusion", "indemnity": "indemnity", "none": "no liability term"}
+
+
+def spoken(label: str) -> str:
+    return SPOKEN.get(label, label)
 
 
 class Policy(BaseModel):
@@ -93,22 +103,28 @@ class Policy(BaseModel):
         p_top = float(p_top)
         runner, p_runner = ranked[1] if len(ranked) > 1 else (None, 0.0)
 
-        def review(reason: str, rule: Rule) -> Decision:
-            return Decision(top, "review", reason, p_top, rule)
+        def review(reason: str, rule: Rule, detail: str) -> Decision:
+            return Decision(top, "review", reason, p_top, rule, detail)
 
+        name = spoken(top)
         if top in NEAR_MISS_LABELS and runner is not None and runner == confusable_partner(top):
             margin = p_top - float(p_runner)
             if margin <= self.near_miss_margin:
-                return review(f"{top} vs {runner}, margin {margin:.2f}", "near_miss")
+                return review(f"Could be {name} ({p_top:.0%}) or {spoken(runner)} ({float(p_runner):.0%})",
+                              "near_miss", f"{top} vs {runner}, margin {margin:.2f}")
         if p_top < self.floor:
-            return review(f"uncertain: top probability {p_top:.2f}", "below_floor")
+            return review(f"The model is unsure: {p_top:.0%} {name}", "below_floor",
+                          f"uncertain: top probability {p_top:.2f}")
         threshold = self.threshold(top)
         if threshold >= 1.0:  # training.thresholds writes 1.0 for "not enough evidence to trust this label"
-            return review(f"{top} at {p_top:.2f}: never auto-accepted (threshold 1.00)", "below_threshold")
+            return review(f"Probably {name} ({p_top:.0%}), a label a person always checks", "below_threshold",
+                          f"{top} at {p_top:.2f}: never auto-accepted (threshold 1.00)")
         if p_top < threshold:
-            return review(f"{top} at {p_top:.2f}, below its threshold {threshold:.2f}", "below_threshold")
-        return Decision(top, "auto_accept", f"confident: {top} at {p_top:.2f} (threshold {threshold:.2f})",
-                        p_top, "confident")
+            return review(f"Probably {name} ({p_top:.0%}), not sure enough to accept without a person "
+                          f"(needs {threshold:.0%})", "below_threshold",
+                          f"{top} at {p_top:.2f}, below its threshold {threshold:.2f}")
+        return Decision(top, "auto_accept", f"Confident: {name} ({p_top:.0%})", p_top, "confident",
+                        f"confident: {top} at {p_top:.2f} (threshold {threshold:.2f})")
 
     @classmethod
     def from_yaml(cls, path: Path | str) -> Policy:

@@ -30,6 +30,8 @@ class ReviewInfo:
     model_label: str
     comment: str
     created_at: datetime
+    kind: str = "review"            # review | undo | adjudication
+    seconds: float | None = None    # time the reviewer spent on it, when the screen measured it
 
     @property
     def is_correction(self) -> bool:
@@ -106,6 +108,8 @@ class ReviewTask:
     before: list[ClauseInfo]   # neighbours for context, in order
     after: list[ClauseInfo]
     claim_expires_at: datetime
+    why: str = ""              # why the queue serves this clause now (app.queue_order)
+    reopened: bool = False     # a clause already settled, reopened from the history
 
 
 @dataclass(frozen=True)
@@ -141,17 +145,95 @@ class DashboardStats:
     active_model: ModelVersionInfo | None
 
 
+@dataclass(frozen=True)
+class HistoryItem:
+    """A clause the reviewer has reviewed, with every review of it (undos and adjudications included)."""
+    clause: ClauseInfo
+    filename: str
+    reviews: list[ReviewInfo]
+    last_reviewed_at: datetime     # this reviewer's latest review of it
+
+
+@dataclass(frozen=True)
+class ContractProgress:
+    contract_id: int
+    filename: str
+    left: int          # clauses still waiting for review
+    to_review: int     # clauses routed to review in all (waiting + reviewed)
+
+
+@dataclass(frozen=True)
+class ReviewProgress:
+    done_today: int    # this reviewer's reviews since midnight UTC
+    left: int          # clauses waiting for review, in live contracts
+    contracts: list[ContractProgress]   # contracts with clauses left, most left first
+
+
+@dataclass(frozen=True)
+class LabelAgreement:
+    label: str
+    n_reviews: int             # reviews that gave this label
+    n_model: int               # reviewed clauses the model gave this label
+    model_kept: float | None   # share of those where the settled label is the model's
+    kappa: float | None        # reviewer vs reviewer, this label vs the rest, on clauses two reviewed
+    kappa_n: int               # pairs of reviews behind kappa
+
+
+@dataclass(frozen=True)
+class ReviewerAgreement:
+    reviewer: str
+    n_reviews: int
+    n_corrections: int         # reviews that changed the label they found
+    model_kept: float | None   # share where the reviewer kept the model's label
+    kappa_model: float | None  # Cohen's kappa of the reviewer's labels against the model's
+    kappa_others: float | None # against other reviewers on the same clauses
+    kappa_n: int               # pairs behind kappa_others
+    median_seconds: float | None
+
+
+@dataclass(frozen=True)
+class AgreementStats:
+    kappa: float | None        # reviewer vs reviewer over all labels
+    kappa_n: int               # pairs of reviews on the same clause behind it
+    by_label: list[LabelAgreement]
+    by_reviewer: list[ReviewerAgreement]
+
+
+@dataclass(frozen=True)
+class Dispute:
+    """A clause whose reviewers disagree and that no admin has settled since."""
+    clause: ClauseInfo
+    filename: str
+    reviewers: dict[str, str]  # reviewer -> their last label
+
+
+def effective_reviews(reviews: list[Review]) -> list[Review]:
+    """A clause's reviews (oldest first) with undone ones and the undo events themselves taken out.
+
+    An undo always takes back the clause's latest review still in force, so the history is a stack.
+    """
+    stack: list[Review] = []
+    for review in reviews:
+        if review.kind == "undo":
+            if stack:
+                stack.pop()
+        else:
+            stack.append(review)
+    return stack
+
+
 def user_info(user: User) -> UserInfo:
     return UserInfo(user.id, user.name, user.role, user.active)
 
 
 def review_info(review: Review) -> ReviewInfo:
     return ReviewInfo(review.reviewer.name, review.previous_label, review.new_label, review.model_label,
-                      review.comment, review.created_at)
+                      review.comment, review.created_at, review.kind or "review", review.seconds)
 
 
 def clause_info(clause: Clause, prediction: Prediction) -> ClauseInfo:
-    latest = clause.reviews[-1] if clause.reviews else None
+    in_force = effective_reviews(clause.reviews)
+    latest = in_force[-1] if in_force else None
     return ClauseInfo(
         id=clause.id, contract_id=clause.contract_id, index=clause.index, number=clause.number,
         heading=clause.heading, page=clause.page, text=clause.text, label=clause.label, status=clause.status,

@@ -1,7 +1,8 @@
 """Reviewers' settled labels -> correction records for data.build, with test contracts held back.
 
-The latest review of each clause is its label. A correction that belongs to a test contract of the
-parent's fixed split (by contract name, or because its text is a test clause's text) never reaches
+The latest review of each clause is its label, unless an admin adjudicated it: then the adjudicated
+label wins, and the clause is no longer disputed whatever its reviewers said. A correction that
+belongs to a test contract of the parent's fixed split (by contract name, or because its text is a test clause's text) never reaches
 training: it is kept apart to evaluate on, so the test split stays the one every version saw.
 """
 from __future__ import annotations
@@ -18,13 +19,14 @@ class Correction:
     clause_id: int
     contract: str            # the uploaded file name
     text: str
-    label: str               # the latest review's label
+    label: str               # the adjudicated label, else the latest review's
     model_label: str         # what the model had said
     reviewers: dict[str, str]  # reviewer -> their latest label
+    adjudicated: bool = False  # an admin settled it: `label` is theirs
 
     @property
     def disputed(self) -> bool:
-        return len(set(self.reviewers.values())) > 1
+        return not self.adjudicated and len(set(self.reviewers.values())) > 1
 
 
 @dataclass

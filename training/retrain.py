@@ -63,7 +63,8 @@ def collect_corrections(uow=None) -> list[Correction]:
     """The settled label of every reviewed clause, through the review services."""
     from app import services
 
-    return [Correction(r["clause_id"], r["filename"], r["text"], r["label"], r["model_label"], r["reviewers"])
+    return [Correction(r["clause_id"], r["filename"], r["text"], r["label"], r["model_label"], r["reviewers"],
+                       r.get("adjudicated", False))
             for r in services.reviewed_clauses(uow=uow)]
 
 

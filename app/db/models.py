@@ -115,6 +115,10 @@ class Review(Base):
     model_label: Mapped[str] = mapped_column(String(16))  # for reviewer-vs-model agreement
     comment: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    # review: a reviewer's label; undo: restores the state before that reviewer's last review;
+    # adjudication: an admin settles a disagreement (what retraining takes). See app.services.review.
+    kind: Mapped[str] = mapped_column(String(16), default="review", server_default="review")
+    seconds: Mapped[float | None] = mapped_column(Float)  # time from showing the clause to the submit
 
     clause: Mapped[Clause] = relationship(back_populates="reviews")
     reviewer: Mapped[User] = relationship()

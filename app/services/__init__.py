@@ -12,18 +12,22 @@ review (the queue), admin (dashboard, model versions), export.
 from __future__ import annotations
 
 from app.scoring import Scorer
-from app.services.admin import (RELIABILITY_PNGS, activate_model_version, dashboard_stats, list_model_versions,
-                                reliability_diagram)
+from app.services.admin import (RELIABILITY_PNGS, activate_model_version, active_learning_curve, dashboard_stats,
+                                list_model_versions, reliability_diagram)
+from app.services.agreement import adjudicate, agreement_stats, list_disputes
 from app.services.contracts import (archive_contract, default_scorer, get_contract, list_contracts,
                                     store_scored_contract, upload_contract)
+from app.services.desk import (release_held_claims, reopen_clause, review_history, review_progress, submit_shown,
+                               undo_last_review)
 from app.services.errors import (AuthError, ClaimExpired, InvalidFile, InvalidInput, InvalidLabel, ModelUnavailable,
-                                 NotFound, PermissionDenied, ServiceError)
+                                 NotFound, NotHeld, PermissionDenied, ServiceError)
 from app.services.export import EXPORT_FIELDS, export_contract_excel, export_labels, reviewed_clauses
 from app.services.review import CLAIM_TTL, MAX_COMMENT_CHARS, NEIGHBOURS, claim_next_review, release_claim, submit_review
 from app.services.uow import UnitOfWork
 from app.services.users import MIN_PASSWORD_LENGTH, authenticate, list_users, register_user, set_user_active
-from app.views import (ClauseInfo, ContractDetail, ContractSummary, DashboardStats, ExposureItem, ModelVersionInfo,
-                       ReliabilityBin, ReviewInfo, ReviewTask, UploadSummary, UserInfo)
+from app.views import (AgreementStats, ClauseInfo, ContractDetail, ContractProgress, ContractSummary, DashboardStats,
+                       Dispute, ExposureItem, HistoryItem, LabelAgreement, ModelVersionInfo, ReliabilityBin,
+                       ReviewerAgreement, ReviewInfo, ReviewProgress, ReviewTask, UploadSummary, UserInfo)
 
 __all__ = [
     "CLAIM_TTL", "EXPORT_FIELDS", "MAX_COMMENT_CHARS", "MIN_PASSWORD_LENGTH", "NEIGHBOURS", "RELIABILITY_PNGS",
@@ -34,4 +38,8 @@ __all__ = [
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
     "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
     "reviewed_clauses", "set_user_active", "store_scored_contract", "submit_review", "upload_contract",
+    # the reviewer's desk (issue 13)
+    "AgreementStats", "ContractProgress", "Dispute", "HistoryItem", "LabelAgreement", "NotHeld", "ReviewProgress",
+    "ReviewerAgreement", "adjudicate", "agreement_stats", "list_disputes", "release_held_claims", "reopen_clause",
+    "review_history", "review_progress", "submit_shown", "undo_last_review", "active_learning_curve",
 ]

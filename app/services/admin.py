@@ -90,6 +90,19 @@ def reliability_diagram(user_id: int, *, registry: Registry | None = None,
     return None
 
 
+ACTIVE_LEARNING_PNG = "reports/active-learning.png"   # written by `python -m training.active_learning`
+
+
+def active_learning_curve(user_id: int, *, uow: UnitOfWork | None = None) -> bytes | None:
+    """The queue-order replay plot (contract F1 after k reviews, by order) as PNG bytes; None before it was run."""
+    from app.config import ROOT
+
+    with begin(uow) as uow:
+        actor(uow.session, user_id, "dashboard")
+    path = ROOT / ACTIVE_LEARNING_PNG
+    return path.read_bytes() if path.is_file() else None
+
+
 def list_model_versions(user_id: int, *, registry: Registry | None = None,
                         uow: UnitOfWork | None = None) -> list[ModelVersionInfo]:
     """Every registered model version with its card's metrics; admins only."""

@@ -21,6 +21,10 @@ class ClaimExpired(ServiceError):
     """The review claim lapsed and another reviewer holds the clause now."""
 
 
+class NotHeld(ClaimExpired):
+    """A submit for a clause the reviewer does not hold now (a second keypress after the first confirm)."""
+
+
 class InvalidLabel(ServiceError):
     """A label that is not one of the seven."""
 

@@ -7,39 +7,47 @@ import json
 from typing import Literal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from app.db.models import Clause, Contract, Review, User
+from app.db.models import Clause, Contract, Review
 from app.roles import ContractStatus
 from app.services.contracts import contract_detail
 from app.services.errors import InvalidInput
 from app.services.uow import UnitOfWork, actor, audit, begin, find_contract
 from app.taxonomy import BY_ID
-from app.views import clause_infos, load_clauses
+from app.views import clause_infos, effective_reviews, load_clauses
 
 
 def reviewed_clauses(*, actor_id: int | None = None, uow: UnitOfWork | None = None) -> list[dict]:
     """Every reviewed clause with its settled label, for retraining: clause_id, filename, sha256, text,
-    label (the latest review's), model_label, reviewers ({name: that reviewer's latest label}).
+    label, model_label, reviewers ({name: that reviewer's latest label}), adjudicated.
 
+    Reviews that were undone do not count (app.views.effective_reviews). The label is the latest
+    adjudication's when an admin settled the clause, else the latest review's.
     actor_id: an admin; None only for local commands such as `python -m training.retrain`.
     """
     with begin(uow) as uow:
         if actor_id is not None:
             actor(uow.session, actor_id, "manage_models")
-        rows = uow.session.execute(
-            select(Review.clause_id, User.name, Review.new_label, Review.model_label, Clause.text, Clause.label,
-                   Contract.filename, Contract.sha256)
-            .join(User, User.id == Review.reviewer_id).join(Clause, Clause.id == Review.clause_id)
-            .join(Contract, Contract.id == Clause.contract_id)
-            .where(Contract.status != ContractStatus.ARCHIVED).order_by(Review.clause_id, Review.id)).all()
-    out: dict[int, dict] = {}
-    for clause_id, reviewer, new_label, model_label, text, label, filename, sha in rows:
-        entry = out.setdefault(clause_id, {"clause_id": clause_id, "filename": filename, "sha256": sha,
-                                           "text": text, "label": label, "model_label": model_label,
-                                           "reviewers": {}})
-        entry["reviewers"][reviewer] = new_label  # rows come oldest first: the last one stays
-    return list(out.values())
+        clauses = uow.session.scalars(
+            select(Clause).join(Contract, Contract.id == Clause.contract_id)
+            .where(Contract.status != ContractStatus.ARCHIVED, Clause.reviews.any())
+            .options(selectinload(Clause.reviews).selectinload(Review.reviewer), selectinload(Clause.contract))
+            .order_by(Clause.id)).all()
+        out = []
+        for clause in clauses:
+            in_force = effective_reviews(clause.reviews)
+            if not in_force:
+                continue
+            adjudications = [r for r in in_force if r.kind == "adjudication"]
+            settled = adjudications[-1] if adjudications else in_force[-1]
+            out.append({"clause_id": clause.id, "filename": clause.contract.filename,
+                        "sha256": clause.contract.sha256, "text": clause.text, "label": settled.new_label,
+                        "model_label": in_force[0].model_label,
+                        # rows come oldest first: each reviewer's last one stays
+                        "reviewers": {r.reviewer.name: r.new_label for r in in_force if r.kind == "review"},
+                        "adjudicated": bool(adjudications)})
+    return out
 
 
 ExportFormat = Literal["csv", "jsonl"]

@@ -16,11 +16,23 @@ c3.metric("Claimed by a reviewer", stats.n_claimed)
 c4.metric("Auto-accept rate", percent(stats.auto_accept_rate), help="Share of scored clauses the policy accepted.")
 c5.metric("Reviewer agrees with model", percent(stats.agreement),
           help=f"Share of the {stats.n_reviews} reviewed clauses where the reviewer kept the model's label.")
-if stats.agreement_by_label:
-    st.dataframe([{"model label": label_name(k), "agreement": v} for k, v in stats.agreement_by_label.items()],
-                 hide_index=True, key="agreement_by_label",
-                 column_config={"agreement": st.column_config.ProgressColumn(format="percent", min_value=0.0,
-                                                                               max_value=1.0)})
+agreement = services.agreement_stats(user.id)
+st.subheader("Agreement")
+st.caption("Reviewer vs reviewer: Cohen's kappa on pairs of labels given to the same clause "
+           + (f"(overall {agreement.kappa:.2f}, n = {agreement.kappa_n} pairs)." if agreement.kappa is not None else
+              f"(not enough pairs yet: n = {agreement.kappa_n})."))
+kept = st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0)
+if agreement.by_label:
+    st.dataframe([{"label": label_name(a.label), "reviews giving it": a.n_reviews, "model said it": a.n_model,
+                   "model kept": a.model_kept, "kappa": a.kappa, "kappa n": a.kappa_n} for a in agreement.by_label],
+                 hide_index=True, key="agreement_by_label", column_config={"model kept": kept})
+if agreement.by_reviewer:
+    st.dataframe([{"reviewer": r.reviewer, "reviews": r.n_reviews, "corrections": r.n_corrections,
+                   "model kept": r.model_kept, "kappa vs model": r.kappa_model, "kappa vs reviewers": r.kappa_others,
+                   "kappa n": r.kappa_n, "median s per item": r.median_seconds} for r in agreement.by_reviewer],
+                 hide_index=True, key="agreement_by_reviewer", column_config={"model kept": kept})
+else:
+    st.info("No reviews yet.")
 
 model = stats.active_model
 st.subheader(f"Active model: {model.name}" if model else "No active model")
@@ -49,3 +61,11 @@ with right:
         st.image(png, caption="Reliability diagram from the version's evaluation (test clauses)")
     else:
         st.info("No reliability diagram in the active version's eval folder.")
+
+st.subheader("Queue order")
+curve = services.active_learning_curve(user.id)
+if curve:
+    st.image(curve, caption="Contract-level F1 after k reviews: the queue's order against the former order and random "
+                            "(python -m training.active_learning, validation contracts)")
+else:
+    st.info("No active-learning curve yet: run python -m training.active_learning.")

@@ -97,3 +97,27 @@ def split_metrics(metrics: dict) -> tuple[list[dict], list[dict]]:
     per_label = [{"label": label_name(label), **{name: (m.get("per_label_f1") or {}).get(label) for name, m in splits.items()}}
                  for label in LABEL_IDS if any(label in (m.get("per_label_f1") or {}) for m in splits.values())]
     return scalars, per_label
+
+
+def label_badge(label: str | None) -> str:
+    """A label's name on its bucket's colour, as HTML for st.markdown(unsafe_allow_html=True); names and
+    colours come from app.taxonomy only, never from user text."""
+    if label not in BY_ID:
+        return "—"
+    colour = BY_ID[label].colour
+    return (f'<span class="label-badge" data-label="{label}" style="background-color: {colour}; '
+            f'color: {_text_colour(colour)}; padding: 0.1em 0.5em; border-radius: 0.4em; font-weight: 600">'
+            f"{BY_ID[label].display}</span>")
+
+
+RULE_NAMES = {"near_miss": "near miss between two confusable labels", "below_floor": "below the policy's floor",
+              "below_threshold": "below the label's auto-accept threshold", "confident": "auto-accepted"}
+
+
+def probability_hover(probabilities: Mapping[str, float], rule: str | None = None) -> str:
+    """The numbers behind a reason, for a tooltip: every label's probability, highest first, and the rule."""
+    ranked = sorted(((float(p), label) for label, p in probabilities.items()), reverse=True)
+    lines = [f"{label_name(label)}: {p:.2f}" for p, label in ranked]
+    if rule:
+        lines.append(f"routing rule: {RULE_NAMES.get(rule, rule)}")
+    return "  \n".join(lines)

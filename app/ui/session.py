@@ -10,8 +10,10 @@ from app.roles import may
 _PAGES = (
     ("app/ui/upload.py", "Upload", ":material/upload_file:", "upload"),
     ("app/ui/review.py", "Review queue", ":material/rule:", "review"),
+    ("app/ui/history.py", "History", ":material/history:", "review"),
     ("app/ui/contracts.py", "Contracts", ":material/description:", "read"),
     ("app/ui/dashboard.py", "Dashboard", ":material/monitoring:", "dashboard"),
+    ("app/ui/adjudication.py", "Adjudication", ":material/gavel:", "adjudicate"),
     ("app/ui/models.py", "Model versions", ":material/model_training:", "manage_models"),
     ("app/ui/users.py", "Users", ":material/group:", "manage_users"),
 )
@@ -23,6 +25,14 @@ def current_user():
 
 
 def log_out() -> None:
+    """Forget the session; a clause the user held goes back to the queue at once, not after its claim lapses."""
+    user = current_user()
+    if user is not None:
+        from app import services
+        try:
+            services.release_held_claims(user.id)
+        except services.ServiceError:
+            pass   # logging out must work even when the account is gone
     st.session_state.clear()
 
 

@@ -23,7 +23,7 @@ from tests.conftest import ROOT
 
 pytestmark = pytest.mark.integration
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ("upload", "review", "contracts", "dashboard", "models", "users")
+PAGES = ("upload", "review", "history", "contracts", "dashboard", "adjudication", "models", "users")
 PASSWORD = "correct-horse"
 SAMPLE = ROOT / "samples" / "paxmedica-master-service-agreement.txt"
 
@@ -119,7 +119,7 @@ def test_logging_in_opens_the_first_page_of_the_role(env):
 
 @pytest.mark.parametrize("role, allowed", [
     ("lawyer", {"upload", "contracts"}),
-    ("reviewer", {"review", "contracts"}),
+    ("reviewer", {"review", "history", "contracts"}),
     ("admin", set(PAGES)),
 ])
 def test_each_role_sees_only_its_pages(env, role, allowed):
@@ -241,3 +241,63 @@ def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env
     [result] = at.session_state["upload_results"]
     assert result["result"].startswith(f"{SAMPLE.name}: The model cannot score contracts right now: ")
     assert services.list_contracts(env["lawyer"].id) == []
+
+
+# ---------------------------------------------------------------- the reviewer's desk (issue 13)
+
+def test_a_stale_confirm_for_a_clause_already_saved_is_ignored(env, contract):
+    at = app_as(env["reviewer"], "review")
+    first = at.session_state["review_item"].clause
+    at.button(key="review_confirm").click().run()
+    assert at.session_state["review_item"].clause.id != first.id
+    assert at.get("markdown") and any("Saved" in m.value for m in at.markdown)
+    # What a second Enter ~120 ms later does: it still carries the first clause's id.
+    n_before = len(services.review_history(env["reviewer"].id)[0].reviews)
+    with pytest.raises(services.NotHeld):
+        services.submit_shown(env["reviewer"].id, first.id, "none")
+    assert len(services.review_history(env["reviewer"].id)[0].reviews) == n_before
+
+
+def test_undo_brings_the_last_clause_back_and_history_reopens_it(env, contract):
+    at = app_as(env["reviewer"], "review")
+    first = at.session_state["review_item"].clause
+    at.button(key="pick_uncapped").click().run()
+    at.button(key="review_confirm").click().run()
+    at.button(key="review_undo").click().run()
+    assert not at.exception
+    assert at.session_state["review_item"].clause.id == first.id
+    at.button(key="review_confirm").click().run()
+    at.switch_page("app/ui/history.py").run()
+    assert not at.exception and at.title[0].value == "History"
+    at.button(key=f"reopen_{first.id}").click().run()
+    assert not at.exception
+    assert at.session_state["review_item"].clause.id == first.id and at.session_state["review_item"].reopened
+
+
+def test_progress_and_one_contract_mode(env, contract):
+    at = app_as(env["reviewer"], "review")
+    assert any("done today" in m.value for m in at.markdown)
+    at.selectbox(key="review_contract_choice").set_value(contract).run()
+    assert not at.exception and at.session_state["review_contract"] == contract
+    assert at.session_state["review_item"].clause.contract_id == contract
+
+
+def test_logging_out_releases_the_held_clause(env, contract):
+    at = app_as(env["reviewer"], "review")
+    held = at.session_state["review_item"].clause.id
+    at.button(key="logout").click().run()
+    assert "user" not in at.session_state
+    assert services.claim_next_review(env["admin"].id).clause.id == held
+
+
+def test_admin_settles_a_disagreement(env, contract):
+    rita, admin = env["reviewer"].id, env["admin"].id
+    task = services.claim_next_review(rita)
+    services.submit_shown(rita, task.clause.id, "uncapped")
+    services.reopen_clause(admin, task.clause.id)
+    services.submit_shown(admin, task.clause.id, "carve_out")
+    at = app_as(env["admin"], "adjudication")
+    at.selectbox(key=f"adjudicate_label_{task.clause.id}").set_value("uncapped").run()
+    at.button(key=f"adjudicate_{task.clause.id}").click().run()
+    assert not at.exception and services.list_disputes(admin) == []
+    assert [s.value for s in at.success] == ["Settled as Uncapped."]

@@ -54,7 +54,7 @@ def test_decision_follows_the_versions_policy(registry, tmp_path):
     out = tmp_path / "out.jsonl"
     assert _run("-i", str(src), "-o", str(out), "-q").exit_code == 0
     row = json.loads(out.read_text())
-    assert row["decision"] == "review" and row["reason"].startswith("uncertain")
+    assert row["decision"] == "review" and row["reason"].startswith("The model is unsure")
 
 
 def test_unknown_model_is_one_clean_line_and_no_output(registry, tmp_path):

@@ -20,7 +20,7 @@ def probs(**given: float) -> dict[str, float]:
     return {**{label: left / len(rest) for label in rest}, **given}
 
 
-# name: (probs, expected action, expected rule, expected reason)
+# name: (probs, expected action, expected rule, expected detail: the decision in numbers)
 CASES = {
     "carve_out just ahead of uncapped is a near miss": (
         probs(carve_out=0.52, uncapped=0.44), "review", "near_miss", "carve_out vs uncapped, margin 0.08"),
@@ -57,21 +57,35 @@ CASES = {
 def test_decide(name):
     given, action, rule, reason = CASES[name]
     decision = POLICY.decide(given)
-    assert (decision.action, decision.rule, decision.reason) == (action, rule, reason)
+    assert (decision.action, decision.rule, decision.detail) == (action, rule, reason)
     assert decision.label == max(given, key=given.get)
     assert decision.confidence == pytest.approx(max(given.values()))
 
 
 def test_capped_close_to_cap_and_collar_is_a_near_miss():
     decision = POLICY.decide(probs(capped=0.50, cap_and_collar=0.40))
-    assert decision.reason == "capped vs cap_and_collar, margin 0.10"
+    assert decision.detail == "capped vs cap_and_collar, margin 0.10"
 
 
 def test_threshold_of_one_never_auto_accepts_even_a_certain_prediction():
     never = Policy(floor=0.5, near_miss_margin=0.15, thresholds={"cap_and_collar": 1.0})
     decision = never.decide(probs(cap_and_collar=1.0))
     assert (decision.action, decision.rule) == ("review", "below_threshold")
-    assert decision.reason == "cap_and_collar at 1.00: never auto-accepted (threshold 1.00)"
+    assert decision.detail == "cap_and_collar at 1.00: never auto-accepted (threshold 1.00)"
+    assert decision.reason == "Probably cap and collar (100%), a label a person always checks"
+
+
+@pytest.mark.parametrize(("given", "reason"), [
+    (probs(carve_out=0.41, uncapped=0.38), "Could be carve-out (41%) or uncapped (38%)"),
+    (probs(exclusion=0.48, carve_out=0.45), "The model is unsure: 48% exclusion"),
+    (probs(exclusion=0.70, none=0.20),
+     "Probably exclusion (70%), not sure enough to accept without a person (needs 80%)"),
+    (probs(capped=0.90, exclusion=0.09), "Confident: capped (90%)"),
+])
+def test_reasons_are_written_for_people_with_the_numbers_kept_in_detail(given, reason):
+    decision = POLICY.decide(given)
+    assert decision.reason == reason
+    assert decision.detail and "_" not in decision.reason
 
 
 def test_ties_go_to_the_label_first_in_precedence():

@@ -40,7 +40,7 @@ def test_each_clause_gets_its_probabilities_decision_and_row_in_order():
     assert list(row) == ["index", "number", "heading", "page", "text", "label", "probabilities", "decision", "reason"]
     assert (row["index"], row["number"], row["label"], row["decision"]) == (0, "1", "capped", "auto_accept")
     assert list(row["probabilities"]) == list(LABEL_IDS) and row["probabilities"]["capped"] == 0.92
-    assert scored[1].row()["number"] == "" and scored[1].row()["reason"] == "uncapped vs carve_out, margin 0.08"
+    assert scored[1].row()["number"] == "" and scored[1].row()["reason"] == "Could be uncapped (50%) or carve-out (42%)"
 
 
 def test_progress_is_reported_per_chunk_and_chunks_do_not_change_the_result():

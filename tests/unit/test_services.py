@@ -212,8 +212,8 @@ def test_upload_stores_clauses_in_order_with_routed_predictions(uow, contract, f
     with factory() as s:
         rows = s.execute(select(Clause.index, Clause.number, Clause.status, Prediction.decision, Prediction.reason)
                          .join(Prediction).order_by(Clause.index)).all()
-    assert rows[0] == (0, "1", "auto_accepted", "auto_accept", "confident: capped at 0.92 (threshold 0.85)")
-    assert rows[1][2:] == ("needs_review", "review", "uncapped vs carve_out, margin 0.08")
+    assert rows[0] == (0, "1", "auto_accepted", "auto_accept", "Confident: capped (92%)")
+    assert rows[1][2:] == ("needs_review", "review", "Could be uncapped (50%) or carve-out (42%)")
     stored = settings.upload_dir / contract.sha256[:2] / contract.sha256
     assert stored.read_bytes() == CONTRACT.encode()
 
@@ -328,7 +328,7 @@ def test_queue_serves_near_misses_first_then_least_confident(uow, contract, peop
 
 def test_task_carries_neighbours_and_reason(uow, contract, people):
     task = services.claim_next_review(people["reviewer"].id, uow=uow())
-    assert task.clause.reason == "cap_and_collar vs capped, margin 0.04"
+    assert task.clause.reason == "Could be cap and collar (48%) or capped (44%)"
     assert [c.number for c in task.before] == ["1", "2"] and [c.number for c in task.after] == ["4", "5"]
     assert task.filename == "msa.txt"
 
