@@ -118,7 +118,7 @@ def test_downgrade_drops_the_triggers(engine):
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0001")
+        command.downgrade(config, "0002")  # just below the triggers
     _seed(engine)
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM reviews")
