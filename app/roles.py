@@ -46,6 +46,8 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "upload": (frozenset({Role.LAWYER, Role.ADMIN}), "upload contracts"),
     "archive": (frozenset({Role.LAWYER, Role.ADMIN}), "archive contracts"),
     "review": (frozenset({Role.REVIEWER, Role.ADMIN}), "review clauses"),
+    # Settle a clause without holding its claim (the final word over reviewers who disagree).
+    "adjudicate": (frozenset({Role.ADMIN}), "adjudicate reviews"),
     "dashboard": (frozenset({Role.ADMIN}), "see the dashboard"),
     "manage_users": (frozenset({Role.ADMIN}), "manage users"),
     "manage_models": (frozenset({Role.ADMIN}), "change the model version"),

@@ -16,10 +16,11 @@ from app.services.admin import (RELIABILITY_PNGS, activate_model_version, dashbo
                                 reliability_diagram)
 from app.services.contracts import (archive_contract, default_scorer, get_contract, list_contracts,
                                     store_scored_contract, upload_contract)
-from app.services.errors import (AuthError, ClaimExpired, InvalidFile, InvalidInput, InvalidLabel, ModelUnavailable,
+from app.services.errors import (AuthError, ClaimExpired, ClaimRequired, ContractArchived, InvalidFile, InvalidInput, InvalidLabel, ModelUnavailable,
                                  NotFound, PermissionDenied, ServiceError)
 from app.services.export import EXPORT_FIELDS, export_contract_excel, export_labels, reviewed_clauses
-from app.services.review import CLAIM_TTL, MAX_COMMENT_CHARS, NEIGHBOURS, claim_next_review, release_claim, submit_review
+from app.services.review import (CLAIM_TTL, MAX_COMMENT_CHARS, NEIGHBOURS, claim_clause, claim_next_review,
+                                 release_claim, submit_review)
 from app.services.uow import UnitOfWork
 from app.services.users import MIN_PASSWORD_LENGTH, authenticate, list_users, register_user, set_user_active
 from app.views import (ClauseInfo, ContractDetail, ContractSummary, DashboardStats, ExposureItem, ModelVersionInfo,
@@ -27,10 +28,10 @@ from app.views import (ClauseInfo, ContractDetail, ContractSummary, DashboardSta
 
 __all__ = [
     "CLAIM_TTL", "EXPORT_FIELDS", "MAX_COMMENT_CHARS", "MIN_PASSWORD_LENGTH", "NEIGHBOURS", "RELIABILITY_PNGS",
-    "AuthError", "ClaimExpired", "ClauseInfo", "ContractDetail", "ContractSummary", "DashboardStats",
+    "AuthError", "ClaimExpired", "ClaimRequired", "ContractArchived", "ClauseInfo", "ContractDetail", "ContractSummary", "DashboardStats",
     "ExposureItem", "InvalidFile", "InvalidInput", "InvalidLabel", "ModelUnavailable", "ModelVersionInfo", "NotFound",
     "PermissionDenied", "ReliabilityBin", "ReviewInfo", "ReviewTask", "Scorer", "ServiceError", "UnitOfWork",
-    "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
+    "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_clause", "claim_next_review",
     "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
     "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
     "reviewed_clauses", "set_user_active", "store_scored_contract", "submit_review", "upload_contract",

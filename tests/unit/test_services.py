@@ -365,6 +365,67 @@ def test_expired_claim_nobody_took_can_still_be_submitted(uow, contract, people,
     assert info.status == "reviewed"
 
 
+def test_a_late_review_after_another_reviewer_took_over_and_reviewed_is_refused(uow, contract, people, clock,
+                                                                                 factory):
+    # r1's claim lapses, r2 claims and reviews, r1 submits late: r2's review stands.
+    first = services.claim_next_review(people["reviewer"].id, uow=uow())
+    clock.advance(minutes=16)
+    second = services.claim_next_review(people["reviewer2"].id, uow=uow())
+    assert second.clause.id == first.clause.id
+    services.submit_review(people["reviewer2"].id, second.clause.id, "carve_out", uow=uow())
+    with pytest.raises(services.ClaimExpired, match="ray reviewed clause 3 after your claim lapsed"):
+        services.submit_review(people["reviewer"].id, first.clause.id, "capped", uow=uow())
+    with factory() as s:
+        assert s.scalars(select(Review.new_label).where(Review.clause_id == first.clause.id)).all() == ["carve_out"]
+        assert s.get(Clause, first.clause.id).label == "carve_out"
+
+
+def test_a_late_review_after_another_reviewer_took_over_an_expired_claim_is_refused(uow, contract, people, clock):
+    first = services.claim_next_review(people["reviewer"].id, uow=uow())
+    clock.advance(minutes=16)
+    services.claim_next_review(people["reviewer2"].id, uow=uow())
+    clock.advance(minutes=16)  # ray's claim lapsed too, but it is still ray's
+    with pytest.raises(services.ClaimExpired, match="ray took it over"):
+        services.submit_review(people["reviewer"].id, first.clause.id, "capped", uow=uow())
+
+
+def test_a_review_of_an_unclaimed_clause_is_refused_but_an_admin_may_adjudicate(uow, contract, people, factory):
+    with pytest.raises(services.ClaimRequired, match="You do not hold a claim on clause 1"):
+        services.submit_review(people["reviewer"].id, 1, "capped", uow=uow())
+    with pytest.raises(services.ClaimRequired):  # an admin too, unless adjudicating explicitly
+        services.submit_review(people["admin"].id, 1, "capped", uow=uow())
+    with pytest.raises(services.PermissionDenied, match="A reviewer cannot adjudicate reviews"):
+        services.submit_review(people["reviewer"].id, 1, "capped", adjudicate=True, uow=uow())
+    info = services.submit_review(people["admin"].id, 1, "capped", "settled", adjudicate=True, uow=uow())
+    assert info.label == "capped" and "adjudicate" in actions(factory)
+
+
+def test_an_adjudication_takes_the_claim_from_the_reviewer(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["admin"].id, task.clause.id, "capped", adjudicate=True, uow=uow())
+    with pytest.raises(services.ClaimExpired, match="ann reviewed"):
+        services.submit_review(people["reviewer"].id, task.clause.id, "uncapped", uow=uow())
+
+
+def test_claim_clause_claims_a_given_clause_unless_someone_else_holds_it(uow, contract, people):
+    task = services.claim_clause(people["reviewer"].id, 1, uow=uow())
+    assert task.clause.id == 1
+    with pytest.raises(services.ClaimExpired, match="rita is reviewing clause 1 now"):
+        services.claim_clause(people["reviewer2"].id, 1, uow=uow())
+    assert services.submit_review(people["reviewer"].id, 1, "capped", uow=uow()).label == "capped"
+
+
+def test_archived_contracts_refuse_reviews_and_claims(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.archive_contract(people["lawyer"].id, contract.contract_id, uow=uow())
+    with pytest.raises(services.ContractArchived, match="msa.txt is archived"):
+        services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
+    with pytest.raises(services.ContractArchived):
+        services.submit_review(people["admin"].id, task.clause.id, "capped", adjudicate=True, uow=uow())
+    with pytest.raises(services.ContractArchived):
+        services.claim_clause(people["reviewer2"].id, task.clause.id, uow=uow())
+
+
 def test_skipping_releases_the_claim_and_serves_the_next(uow, contract, people):
     first = services.claim_next_review(people["reviewer"].id, uow=uow())
     second = services.claim_next_review(people["reviewer"].id, exclude=[first.clause.id], uow=uow())
@@ -391,7 +452,7 @@ def test_corrections_are_appended_not_overwritten(uow, contract, people, factory
     task = services.claim_next_review(people["reviewer"].id, uow=uow())
     services.submit_review(people["reviewer"].id, task.clause.id, "capped", "no basket really", uow=uow())
     info = services.submit_review(people["admin"].id, task.clause.id, "cap_and_collar", "there is a basket",
-                                  uow=uow())
+                                  adjudicate=True, uow=uow())
     with factory() as s:
         history = s.execute(select(Review.previous_label, Review.new_label, Review.model_label, Review.comment)
                             .where(Review.clause_id == task.clause.id).order_by(Review.id)).all()
@@ -458,8 +519,9 @@ def test_excel_report_keeps_formula_like_text_as_text(uow, people, upload):
 def test_reviewed_clauses_give_the_settled_label_and_each_reviewers_last_word(uow, contract, people):
     task = services.claim_next_review(people["reviewer"].id, uow=uow())
     services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
-    services.submit_review(people["reviewer2"].id, task.clause.id, "cap_and_collar", uow=uow())
-    services.submit_review(people["reviewer"].id, task.clause.id, "cap_and_collar", uow=uow())
+    for who in ("reviewer2", "reviewer"):  # a reviewed clause is claimed by id to be reviewed again
+        services.claim_clause(people[who].id, task.clause.id, uow=uow())
+        services.submit_review(people[who].id, task.clause.id, "cap_and_collar", uow=uow())
     [row] = services.reviewed_clauses(uow=uow())
     assert (row["clause_id"], row["label"], row["model_label"], row["filename"]) == \
         (task.clause.id, "cap_and_collar", "cap_and_collar", "msa.txt")
