@@ -204,6 +204,101 @@ def test_a_disabled_user_cannot_log_in_or_act_and_keeps_their_history(uow, peopl
     assert services.authenticate("rita", "rita-pass", uow=uow()) == rita
 
 
+def _attempt(uow, name: str, password: str, client: str | None = None):
+    """One log-in: the user, or the AuthError it raised."""
+    try:
+        return services.authenticate(name, password, client=client, uow=uow())
+    except services.AuthError as e:
+        return e
+
+
+def test_the_right_password_after_30_wrong_ones_is_refused_during_the_back_off(uow, people, clock, factory):
+    # An attacker going as fast as the throttle lets them: 30 wrong passwords, then the right one.
+    wrong = 0
+    while wrong < 30:
+        result = _attempt(uow, "rita", f"guess-{wrong}")
+        if isinstance(result, services.LoginThrottled):
+            clock.advance(seconds=int(re.search(r"in (\d+) (\w+)", str(result)).group(1)) *
+                          (60 if "minute" in str(result) else 1))
+            continue
+        assert str(result) == "Wrong user name or password."
+        wrong += 1
+    with pytest.raises(services.LoginThrottled, match="Too many failed log-ins; try again in 15 minutes"):
+        services.authenticate("rita", "rita-pass", uow=uow())
+    clock.advance(minutes=14)
+    with pytest.raises(services.LoginThrottled):
+        services.authenticate("rita", "rita-pass", uow=uow())
+    clock.advance(minutes=1, seconds=1)
+    assert services.authenticate("rita", "rita-pass", uow=uow()) == people["reviewer"]
+    assert "login_throttled" in actions(factory)
+    # A success starts the count afresh: the next typo costs no wait.
+    assert str(_attempt(uow, "rita", "typo")) == "Wrong user name or password."
+    assert services.authenticate("rita", "rita-pass", uow=uow()) == people["reviewer"]
+
+
+def test_the_back_off_doubles_per_failure_and_applies_to_unknown_names_alike(uow, people, clock):
+    for name in ("rita", "nobody"):
+        for _ in range(services.users.FREE_FAILURES):
+            assert not isinstance(_attempt(uow, name, "wrong"), services.LoginThrottled)
+        waits = []
+        for _ in range(4):
+            result = _attempt(uow, name, "wrong")
+            assert isinstance(result, services.LoginThrottled)
+            waits.append(int(re.search(r"in (\d+) seconds", str(result)).group(1)))
+            clock.advance(seconds=waits[-1])
+            assert str(_attempt(uow, name, "wrong")) == "Wrong user name or password."
+        assert waits == [1, 2, 4, 8], name
+
+
+def test_one_client_trying_many_names_is_throttled(uow, people, clock):
+    for i in range(services.users.FREE_CLIENT_FAILURES):
+        assert str(_attempt(uow, f"user{i}", "wrong", client="203.0.113.9")) == "Wrong user name or password."
+    assert isinstance(_attempt(uow, "rita", "rita-pass", client="203.0.113.9"), services.LoginThrottled)
+    assert _attempt(uow, "rita", "rita-pass", client="198.51.100.1") == people["reviewer"]  # another client
+    clock.advance(seconds=2)
+    assert _attempt(uow, "rita", "rita-pass", client="203.0.113.9") == people["reviewer"]
+
+
+def test_failed_log_ins_keep_no_typed_text_unless_it_names_a_user(uow, people, factory):
+    _attempt(uow, "my-secret-password", "x", client="10.0.0.1\x1b[2J")
+    _attempt(uow, "rita", "wrong")
+    with factory() as s:
+        rows = s.execute(select(AuditEvent.user_id, AuditEvent.detail)
+                         .where(AuditEvent.action == "login_failed").order_by(AuditEvent.id)).all()
+    (unknown_id, unknown), (rita_id, rita) = rows
+    assert unknown_id is None and "my-secret-password" not in json.dumps(unknown)
+    assert unknown["who"] == services.users.name_key("my-secret-password") and "name" not in unknown
+    assert unknown["client"] == "10.0.0.1?[2J"
+    assert rita_id == people["reviewer"].id and rita["name"] == "rita"
+
+
+def test_admins_reset_passwords_and_change_roles_but_never_remove_the_last_admin(uow, people, factory):
+    admin, rita = people["admin"], people["reviewer"]
+    services.set_password(rita.id, "new-rita-pass", actor_id=admin.id, uow=uow())
+    assert isinstance(_attempt(uow, "rita", "rita-pass"), services.AuthError)
+    assert services.authenticate("rita", "new-rita-pass", uow=uow()).id == rita.id
+    with pytest.raises(services.InvalidInput, match="at least 8"):
+        services.set_password(rita.id, "short", uow=uow())
+    with pytest.raises(services.PermissionDenied):
+        services.set_password(admin.id, "taken-over!", actor_id=rita.id, uow=uow())
+    assert services.set_role(rita.id, "lawyer", actor_id=admin.id, uow=uow()).role == "lawyer"
+    with pytest.raises(services.PermissionDenied, match="A lawyer cannot review"):
+        services.claim_next_review(rita.id, uow=uow())
+    with pytest.raises(services.InvalidInput, match="Unknown role"):
+        services.set_role(rita.id, "root", uow=uow())
+    with pytest.raises(services.InvalidInput, match="only active admin"):
+        services.set_role(admin.id, "lawyer", uow=uow())
+    with pytest.raises(services.InvalidInput, match="only active admin"):
+        services.set_user_active(None, admin.id, False, uow=uow())
+    assert {"reset_password", "set_role"} <= set(actions(factory))
+
+
+def test_disabling_a_reviewer_puts_their_claim_back_in_the_queue(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.set_user_active(None, people["reviewer"].id, False, uow=uow())
+    assert services.claim_next_review(people["reviewer2"].id, uow=uow()).clause.id == task.clause.id
+
+
 # ---------------------------------------------------------------- upload
 
 def test_upload_stores_clauses_in_order_with_routed_predictions(uow, contract, factory, settings):
