@@ -598,6 +598,17 @@ def test_export_contains_the_latest_correction(uow, contract, people):
     assert len(lines) == 6 and json.loads(lines[2])["label"] == "capped"
 
 
+def test_the_labels_csv_has_no_formula_cells(uow, people, upload):
+    text = CONTRACT + "\n=HYPERLINK(\"http://x\",\"y\")\n\n@SUM(A1) and -1+2\n"
+    summary = upload(people["lawyer"].id, "=f.txt", text.encode(), scorer_factory=FakeScorer, policy=POLICY,
+                     uow=uow())
+    data = services.export_labels(people["lawyer"].id, "csv", contract_id=summary.contract_id, uow=uow()).decode()
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert rows[0]["filename"] == "'=f.txt"
+    assert [r["text"][:3] for r in rows[-2:]] == ["'=H", "'@S"]
+    assert all(not v or v[0] not in "=+-@\t\r" for r in rows for v in r.values())
+
+
 def test_excel_report_keeps_formula_like_text_as_text(uow, people, upload):
     text = CONTRACT + "\n=HYPERLINK(\"http://x\")\n"
     summary = upload(people["lawyer"].id, "f.txt", text.encode(), scorer_factory=FakeScorer,
