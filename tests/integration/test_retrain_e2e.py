@@ -66,6 +66,9 @@ def world(tmp_path_factory, tiny_model_dir, cuad_dir):
     mp.setenv("LEXDORA_DATABASE_URL", f"sqlite:///{tmp / 'lexdora.db'}")
     mp.setenv("LEXDORA_UPLOAD_DIR", str(tmp / "uploads"))
     mp.setenv("LEXDORA_DEVICE", "cpu")
+    # A 30-contract slice has fewer test clauses than the gate needs to decide on real data; this test
+    # checks the flow (the gate's own rules are tests/unit/test_retrain_gate.py).
+    mp.setattr("training.retrain.MIN_GATE_CLAUSES", 1)
     get_settings.cache_clear()
     config = TrainConfig(base_model=str(tiny_model_dir), method="dora", r=4, alpha=8, learning_rate=5e-3,
                          max_steps=20, batch_size=16, eval_batch_size=64, max_length=64, logging_steps=10,
