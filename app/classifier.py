@@ -64,7 +64,8 @@ class Classifier:
 
     def __init__(self, version: ModelVersion, model, tokenizer, *, device: str, temperature: float = 1.0,
                  batch_size: int | None = None, max_length: int = DEFAULT_MAX_LENGTH, tail_tokens: int = 0,
-                 use_headings: bool = False, bias: list[float] | None = None):
+                 use_headings: bool = False, bias: list[float] | None = None, lexical=None,
+                 lexical_weight: float = 0.0):
         self.version = version
         self.model = model
         self.tokenizer = tokenizer
@@ -75,6 +76,8 @@ class Classifier:
         self.max_length = max_length
         self.tail_tokens = tail_tokens
         self.use_headings = use_headings
+        self.lexical = lexical  # app.lexical.LexicalModel whose logits join the model's (an ensemble), or None
+        self.lexical_weight = lexical_weight
 
     @classmethod
     def load(cls, version: str | None = None, *, registry: Registry | None = None,
@@ -94,10 +97,18 @@ class Classifier:
     @classmethod
     def from_weights(cls, version: ModelVersion, model, tokenizer, *, device: str = "cpu") -> "Classifier":
         """A classifier over weights already in memory, with the version's temperature and max length."""
-        cfg = version.card.get("train_config") or {}
+        card = version.card
+        cfg = card.get("train_config") or {}
+        weight = float((card.get("ensemble") or {}).get("lexical_weight") or 0.0)
+        lexical = None
+        if weight and (version.path / "lexical").is_dir():
+            from app.lexical import LexicalModel
+
+            lexical = LexicalModel.load(version.path / "lexical")
         return cls(version, model, tokenizer, device=device, temperature=version.temperature, bias=version.bias,
                    max_length=int(cfg.get("max_length") or DEFAULT_MAX_LENGTH),
-                   tail_tokens=int(cfg.get("tail_tokens") or 0), use_headings=bool(cfg.get("use_headings")))
+                   tail_tokens=int(cfg.get("tail_tokens") or 0), use_headings=bool(cfg.get("use_headings")),
+                   lexical=lexical, lexical_weight=weight if lexical is not None else 0.0)
 
     def encode(self, texts: list[str], headings: list[str] | None = None) -> list[list[int]]:
         """Token ids as the version was trained on them (headings only if it was trained with them)."""
@@ -107,7 +118,22 @@ class Classifier:
                       else None, max_length=self.max_length, tail=self.tail_tokens)
 
     def logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
-        """Raw (uncalibrated) logits, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
+        """Raw (uncalibrated) logits, shape (n, 7), columns in app.taxonomy.LABEL_IDS order: the model's,
+        plus the weighted lexical companion's when the version is an ensemble."""
+        return self.model_logits(texts, headings) + self.lexical_logits(texts, headings)
+
+    def lexical_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
+        """The lexical companion's weighted share of the logits (zeros without one)."""
+        if self.lexical is None or not len(texts):
+            return np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
+        from app.encoding import model_text
+
+        heads = headings if (headings is not None and self.use_headings) else [""] * len(texts)
+        return (self.lexical_weight * self.lexical.logits([model_text(t, h) for t, h in zip(texts, heads)])
+                ).astype(np.float32)
+
+    def model_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
+        """The fine-tuned model's own logits."""
         import torch
         from peft.helpers import DoraCaching
 

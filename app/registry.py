@@ -37,6 +37,23 @@ class ModelVersionNotFound(LookupError):
     """The named model version is not in the registry."""
 
 
+class InvalidModelVersionName(ModelVersionNotFound, ValueError):
+    """The name cannot be a model version: it could point outside the registry (`../../x`)."""
+
+
+# Letters, digits, dot, underscore, hyphen; not starting with a dot (no "..", no hidden folders).
+_VERSION_NAME = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,127}")
+
+
+def validate_version_name(name: str) -> str:
+    """`name` if it is a safe model version name, else InvalidModelVersionName (one line, name escaped)."""
+    if not isinstance(name, str) or not _VERSION_NAME.fullmatch(name):
+        raise InvalidModelVersionName(
+            f"invalid model version name {name!r}: use letters, digits, '.', '_' and '-' only, "
+            "not starting with '.', at most 128 characters")
+    return name
+
+
 @dataclass(frozen=True)
 class ModelVersion:
     name: str
@@ -89,7 +106,7 @@ class Registry:
             versions.append(ModelVersion(DEFAULT_VERSION, self.default_dir))
         if self.root.exists():
             for p in sorted(self.root.iterdir()):
-                if p.is_dir() and (p / "card.json").exists():
+                if _VERSION_NAME.fullmatch(p.name) and p.is_dir() and (p / "card.json").exists():
                     versions.append(ModelVersion(p.name, p))
         return versions
 
@@ -97,6 +114,7 @@ class Registry:
         """The named version, or the active one when name is None."""
         if name is None:
             return self.active()
+        validate_version_name(name)
         if name == DEFAULT_VERSION:
             if (self.default_dir / "card.json").exists():
                 return ModelVersion(DEFAULT_VERSION, self.default_dir)
@@ -106,15 +124,16 @@ class Registry:
         raise ModelVersionNotFound(f"model version {name!r} not found (known: {known})")
 
     def active_name(self) -> str:
+        """The name in ACTIVE (validated: a tampered file cannot point outside the registry)."""
         f = self.root / "ACTIVE"
-        return f.read_text().strip() if f.exists() else DEFAULT_VERSION
+        return validate_version_name(f.read_text().strip()) if f.exists() else DEFAULT_VERSION
 
     def active(self) -> ModelVersion:
         return self.get(self.active_name())
 
     def activate(self, name: str) -> ModelVersion:
         """Make `name` the active version (also used to roll back)."""
-        version = self.get(name)
+        version = self.get(validate_version_name(name))
         self.root.mkdir(parents=True, exist_ok=True)
         tmp = self.root / "ACTIVE.tmp"
         tmp.write_text(version.name + "\n")
@@ -124,7 +143,7 @@ class Registry:
     def new_version(self, tag: str = "") -> ModelVersion:
         """Create an empty folder for a new version named by UTC time (and a tag)."""
         stamp = datetime.now(timezone.utc).strftime("v%Y%m%d-%H%M%S")
-        slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")
+        slug = re.sub(r"[^a-z0-9]+", "-", tag.lower()).strip("-")[:80].strip("-")
         base = f"{stamp}-{slug}" if slug else stamp
         name, n = base, 1
         while (self.root / name).exists():

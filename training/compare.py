@@ -59,9 +59,9 @@ def tfidf_baseline(config: TrainConfig) -> dict:
             "steps": None, "learning_rate": None}
 
 
-def adapter_row(config: TrainConfig, work: Path) -> dict:
+def adapter_row(config: TrainConfig, work: Path, *, validate: bool = False, cache_dir: Path | None = None) -> dict:
     result = train(config, run_dir=work / f"run-{config.method}", registry=Registry(root=work / "registry"),
-                   validate=False)
+                   validate=validate, cache_dir=cache_dir)
     card = result.card
     return {"name": _NAMES[config.method], "method": config.method, "data_hash": card["data_hash"],
             "metrics": card["metrics"]["test"], "params": card["params"], "wall_time_s": card["wall_time_s"],
@@ -94,8 +94,11 @@ def markdown(report: dict) -> str:
              f"(data hash `{report['data_hash'][:16]}`). LoRA and DoRA: rank {cfg['r']}, alpha {cfg['alpha']}, "
              f"{', '.join(cfg['target_modules'])}{top}, "
              f"batch {cfg['batch_size']}, max length {cfg['max_length']}, seed {cfg['seed']}, the same batches, "
-             f"**{report['steps']} steps each** (a short fixed budget, not the full default training; the "
-             "shipped default's row, when present, is its own full run, read from its card).", "",
+             + (f"**{report['steps']} steps each** (a short fixed budget, not the full default training; the "
+                "shipped default's row, when present, is its own full run, read from its card)."
+                if report["steps"] else "each trained fully, with the config's epochs and early stopping on "
+                "validation macro-F1.") + " Test records: CUAD clauses and the held-out contracts' segments "
+             "(unweighted here; `python -m training.evaluate_segments` weighs them and gives contract figures).", "",
              "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
         m = r["metrics"]
@@ -136,7 +139,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.compare", description=__doc__.split("\n\n")[0],
                                      epilog="example: python -m training.compare --config configs/default.yaml")
     parser.add_argument("--config", type=Path, required=True)
-    parser.add_argument("--steps", type=int, default=40, help="optimiser steps for each of LoRA and DoRA")
+    parser.add_argument("--steps", type=int, default=None,
+                        help="a fixed budget of optimiser steps for each of LoRA and DoRA, without validation "
+                             "(default: the config's full training, early stopping included)")
+    parser.add_argument("--cache-dir", type=Path,
+                        help="lower-layer activation cache to share (default: runs/<tag>/cache, the one "
+                             "python -m training.train --config <same config> built)")
     parser.add_argument("--timing-rounds", type=int, default=3, help="interleaved step-time rounds (after warm-up)")
     parser.add_argument("--dropout", type=float, default=0.1, help="dropout of the extra DoRA timing variant")
     parser.add_argument("--timing-only", action="store_true",
@@ -146,7 +154,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     base = load_config(args.config)
-    fixed = {"max_steps": args.steps, "eval_steps": None, "dropout": base.dropout}
+    fixed = {"max_steps": args.steps if args.steps else -1, "eval_steps": None, "dropout": base.dropout}
+    cache_dir = args.cache_dir or (ROOT / "runs" / (base.tag or "train") / "cache")
     configs = {m: base.model_copy(update={**fixed, "method": m, "tag": f"compare-{m}"}) for m in ("lora", "dora")}
     if args.timing_only:
         timed_base = base.model_copy(update={"batch_size": args.timing_batch_size or base.batch_size})
@@ -157,7 +166,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = []
     with tempfile.TemporaryDirectory(prefix="lexdora-compare-") as tmp:
         for method in ("lora", "dora"):
-            rows.append(adapter_row(configs[method], Path(tmp)))
+            rows.append(adapter_row(configs[method], Path(tmp), validate=args.steps is None,
+                                    cache_dir=cache_dir if base.cache_lower_layers else None))
     rows.append(tfidf_baseline(base))
     if (shipped := shipped_default_row(rows[0]["data_hash"])) is not None:
         rows.append(shipped)
@@ -174,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
               "step_time": {"rounds": args.timing_rounds, "times_s": times, "mean_s": mean,
                             "dora_over_lora": mean["dora"] / mean["lora"],
                             "dropout": args.dropout, "dora_dropout_over_dora": mean[with_dropout] / mean["dora"]},
-              "command": f"python -m training.compare --config {args.config} --steps {args.steps} "
+              "command": f"python -m training.compare --config {args.config}"
+                         f"{f' --steps {args.steps}' if args.steps else ''} "
                          f"--timing-rounds {args.timing_rounds} --dropout {args.dropout:g}"}
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / f"compare-{stem}.json").write_text(json.dumps(report, indent=2) + "\n")

@@ -115,19 +115,20 @@ def version_logits(clf, rows: list[dict]) -> np.ndarray:
 
     from app.classifier import weights_stamp
 
-    if (saved := saved_logits(clf.version, rows)) is not None:
-        return saved
     texts = [r["text"] for r in rows]
     headings = [r.get("heading") or "" for r in rows]
+    if (saved := saved_logits(clf.version, rows)) is not None:
+        return saved + clf.lexical_logits(texts, headings)
     key = hashlib.sha256(json.dumps([str(clf.version.path.resolve()), weights_stamp(clf.version), clf.max_length,
                                      clf.tail_tokens, clf.use_headings, texts, headings]).encode()).hexdigest()[:32]
     path = LOGITS_CACHE / f"{key}.npy"
     if path.exists():
-        return np.load(path)
-    logits = clf.logits(texts, headings)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.save(path, logits)
-    return logits
+        logits = np.load(path)
+    else:
+        logits = clf.model_logits(texts, headings)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, logits)
+    return logits + clf.lexical_logits(texts, headings)
 
 
 # ---------------------------------------------------------------- metrics

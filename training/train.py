@@ -236,13 +236,15 @@ def training_arguments(config: TrainConfig, run_dir: Path, has_validation: bool)
 
 def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = False,
           registry: Registry | None = None, parent: str | None = None, log=print,
-          dataset: tuple | None = None, validate: bool = True) -> RunResult:
+          dataset: tuple | None = None, validate: bool = True, cache_dir: Path | None = None) -> RunResult:
     """Train one adapter as configured and register it as a new model version.
 
     dataset: a prebuilt (DatasetDict, DatasetInfo) from data.build (training.retrain passes one with
     reviewers' corrections and the parent's fixed split); default: built from config.data.
     validate=False skips validation (no early stopping, no best-checkpoint reload) and scores
     test only: compare.py's fixed-step runs, where a validation pass would only cost time.
+    cache_dir: where the cached path keeps lower-layer activations (default run_dir/cache); runs that
+    share the data, base and split point share one cache (compare.py's LoRA and DoRA rows).
     """
     from transformers import DataCollatorWithPadding, EarlyStoppingCallback, Trainer
 
@@ -271,7 +273,8 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
     if config.cache_lower_layers:
         with PeakMemory() as memory:
             model, params, identity_diff, metrics, extra = _fit_from_cache(
-                config, ds, info, tok, tokenizer, weights, run_dir, resume, log, validate)
+                config, ds, info, tok, tokenizer, weights, run_dir, resume, log, validate,
+                Path(cache_dir) if cache_dir else run_dir / "cache")
         last, timer, steps, epochs_done, best = None, None, extra.pop("steps"), extra.pop("epochs_done"), None
         is_main = True
     else:
@@ -355,7 +358,7 @@ def train(config: TrainConfig, *, run_dir: Path | None = None, resume: bool = Fa
 
 
 def _fit_from_cache(config: TrainConfig, ds, info, tok, tokenizer, weights, run_dir: Path, resume: bool, log,
-                    validate: bool):
+                    validate: bool, cache_dir: Path):
     """The cached-activation path (training/cached.py): same adapter, same card, a fraction of the time."""
     from transformers import DataCollatorWithPadding
 
@@ -375,7 +378,7 @@ def _fit_from_cache(config: TrainConfig, ds, info, tok, tokenizer, weights, run_
         f"{identity_diff:.2e} | data {info.data_hash[:12]} | {'resuming' if resume else 'fresh run'} in {run_dir}")
     cache_started = time.perf_counter()
     states = {split: cached.build_cache(config.base_model, tok[split]["input_ids"], split_at,
-                                        run_dir / "cache" / f"{split}.pt", workers=config.cache_workers, log=log)
+                                        cache_dir / f"{split}.pt", workers=config.cache_workers, log=log)
               if len(tok[split]) else [] for split in SPLITS}
     cache_s = time.perf_counter() - cache_started
     train = ds["train"]

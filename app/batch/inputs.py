@@ -143,10 +143,11 @@ class BadLine(ValueError):
 
 @dataclass(frozen=True)
 class ClauseRecord:
-    """A clause given by id and text (one line of `python -m app classify --input`)."""
+    """A clause given by id and text, with its heading if known (one line of `python -m app classify --input`)."""
 
     id: object
     text: str
+    heading: str = ""
 
 
 def parse_line(line: str) -> ClauseRecord:
@@ -162,7 +163,8 @@ def parse_line(line: str) -> ClauseRecord:
     text = record.get("text")
     if not isinstance(text, str) or not text.strip():
         raise BadLine("missing or empty 'text'")
-    return ClauseRecord(record["id"], text)
+    heading = record.get("heading")
+    return ClauseRecord(record["id"], text, heading if isinstance(heading, str) else "")
 
 
 def read_clause_records(path: Path) -> tuple[list[ClauseRecord], list[tuple[int, BadLine]]]:

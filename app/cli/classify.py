@@ -8,7 +8,7 @@ from tqdm import tqdm
 
 
 def classify(
-    input: Path = typer.Option(..., "--input", "-i", help="JSONL file, one clause per line with 'id' and 'text'."),
+    input: Path = typer.Option(..., "--input", "-i", help="JSONL file, one clause per line with 'id' and 'text' (and optionally 'heading', its section)."),
     output: Path = typer.Option(..., "--output", "-o", help="JSONL file to write, one prediction per line."),
     model: str = typer.Option(None, "--model", "-m", help="Model version; default: the active one."),
     device: str = typer.Option(None, "--device", help="auto, cpu or cuda; default from LEXDORA_DEVICE."),

@@ -99,13 +99,15 @@ def reflow(lines: list[str], full_width: int | None = None) -> list[str]:
         full_width = widths[int(len(widths) * 0.9)] if widths else 0
     short = 0.8 * full_width
     paragraphs: list[str] = []
-    current = ""
+    # The paragraph being built, as pieces joined once at its end: growing one string line by line
+    # copies it every time (quadratic: a 200,000-line paragraph took seconds).
+    current: list[str] = []
     prev_line = ""
     for line in stripped:
         if not line:
             if current:
-                paragraphs.append(current)
-            current, prev_line = "", ""
+                paragraphs.append("".join(current))
+            current, prev_line = [], ""
             continue
         new_paragraph = not prev_line.endswith(_SOFT_HYPHENS) and (
             not current
@@ -118,15 +120,36 @@ def reflow(lines: list[str], full_width: int | None = None) -> list[str]:
         )
         if new_paragraph:
             if current:
-                paragraphs.append(current)
-            current = line
+                paragraphs.append("".join(current))
+            current = [line]
         else:
-            current, sep = join_lines(current, line)
-            current = current + sep + line
+            _join_onto(current, line)
         prev_line = line
     if current:
-        paragraphs.append(current)
+        paragraphs.append("".join(current))
     return paragraphs
+
+
+def _join_onto(pieces: list[str], line: str) -> None:
+    """Append `line` to the paragraph `pieces` as join_lines would join it to "".join(pieces).
+
+    join_lines reads the last word and rewrites at most the last character, so a bounded tail is
+    enough to decide (any word longer than the tail is not one of _KEEP_HYPHEN).
+    """
+    if not pieces[-1].endswith(("-", *_SOFT_HYPHENS)):  # no hyphen to resolve: a plain space
+        pieces.append(" ")
+        pieces.append(line)
+        return
+    tail, n = "", len(pieces)
+    while n and len(tail) < 64:
+        n -= 1
+        tail = pieces[n] + tail
+    tail = tail[-64:]
+    joined, sep = join_lines(tail, line)
+    if joined != tail:  # only the tail's last character changes: dropped or made a hyphen
+        pieces[-1] = pieces[-1][:-1] + joined[len(tail) - 1:]
+    pieces.append(sep)
+    pieces.append(line)
 
 
 def looks_hard_wrapped(lines: list[str]) -> bool:

@@ -12,6 +12,7 @@ import re
 import threading
 import unicodedata
 import zipfile
+import zlib
 
 from app.ingest.document import Document, IngestError
 from app.ingest.layout import (NUMBERED_LINE, PAGE_NUMBER, SENTENCE_END, is_heading, join_lines,
@@ -57,19 +58,50 @@ def detect_format(data: bytes) -> str:
     if head[:2] in (b"\xff\xfe", b"\xfe\xff"):
         text = head.decode("utf-16", errors="ignore").lstrip().lower()
         return "html" if text.startswith(("<!doctype html", "<html")) else "txt"
+    codec = utf16_without_bom(head)
+    if codec:
+        text = head[: len(head) // 2 * 2].decode(codec, errors="ignore").lstrip("\ufeff \t\r\n").lower()
+        return "html" if text.startswith(("<!doctype html", "<html")) else "txt"
     return "txt"
+
+
+def utf16_without_bom(data: bytes) -> str | None:
+    """'utf-16-le' or 'utf-16-be' when `data` looks like UTF-16 text saved without a byte-order mark.
+
+    Text in a Latin script has a zero high byte in most of its UTF-16 code units: zeros at odd offsets
+    (little-endian) or even ones (big-endian), and almost none at the others. UTF-8 text has no zeros.
+    """
+    sample = data[:8192]
+    if len(sample) < 8:
+        return None
+    even, odd = sample[0::2], sample[1::2]
+    zero_even, zero_odd = even.count(0) / len(even), odd.count(0) / len(odd)
+    if zero_odd >= 0.4 and zero_even <= 0.02:
+        return "utf-16-le"
+    if zero_even >= 0.4 and zero_odd <= 0.02:
+        return "utf-16-be"
+    return None
+
+
+def max_upload_bytes() -> int:
+    """The LEXDORA_MAX_UPLOAD_MB setting in bytes."""
+    from app.config import get_settings
+    return int(get_settings().max_upload_mb * MB)
+
+
+def too_big(name: str, size: int, max_bytes: int) -> IngestError:
+    return IngestError(f"{name}: the file is {size / MB:.1f} MB, over the {max_bytes / MB:g} MB limit; "
+                       "split it or raise LEXDORA_MAX_UPLOAD_MB")
 
 
 def read_document(data: bytes, name: str, *, max_bytes: int | None = None) -> Document:
     """Read a contract from its bytes. `max_bytes` defaults to the LEXDORA_MAX_UPLOAD_MB setting."""
     if max_bytes is None:
-        from app.config import get_settings
-        max_bytes = int(get_settings().max_upload_mb * MB)
+        max_bytes = max_upload_bytes()
     if not data:
         raise IngestError(f"{name}: the file is empty (0 bytes); upload the contract again")
     if len(data) > max_bytes:
-        raise IngestError(f"{name}: the file is {len(data) / MB:.1f} MB, over the {max_bytes / MB:g} MB limit; "
-                          "split it or raise LEXDORA_MAX_UPLOAD_MB")
+        raise too_big(name, len(data), max_bytes)
     try:
         fmt = detect_format(data)
         reader = {"pdf": read_pdf, "docx": read_docx, "html": read_html, "txt": read_txt}[fmt]
@@ -193,28 +225,83 @@ def _join_paragraphs(paragraphs) -> str:
 
 # --- DOCX --------------------------------------------------------------------------------------
 
+# A DOCX has tens of parts; a central directory of millions of entries costs ~0.5 KB of memory each.
+MAX_DOCX_PARTS = 10_000
+_CHUNK = 256 * 1024
+_DAMAGED_DOCX = "this Word file is damaged or incomplete and cannot be opened; save it again from Word and re-upload"
+
+
+def _zip_bomb(mb: float, cap: int) -> IngestError:
+    return IngestError(f"this Word file would expand to {mb:,.0f} MB, over the {cap / MB:,.0f} MB safety limit "
+                       "(it may be a zip bomb); open it in Word, save a clean copy and re-upload")
+
+
+def docx_parts(data: bytes, cap: int) -> dict[str, bytes]:
+    """Every part of a DOCX inflated, streamed with a hard cap of `cap` bytes on what is inflated.
+
+    Declared sizes are checked first (cheap refusal of an honest bomb) but not trusted: each part is
+    inflated chunk by chunk and the bytes actually produced are counted, so a file whose headers
+    understate its sizes is refused after at most `cap` bytes, never holding more than one chunk of
+    excess. (zipfile's own read() of a whole part inflates up to 1 GB in one call before cutting it to
+    the declared size.) A part whose CRC does not match is damage, reported as such.
+    """
+    try:
+        # The entry count from the end record, before ZipFile() parses (and holds) the whole directory.
+        end_record = zipfile._EndRecData(io.BytesIO(data))
+        if end_record and end_record[zipfile._ECD_ENTRIES_TOTAL] > MAX_DOCX_PARTS:
+            raise IngestError(f"this Word file has {end_record[zipfile._ECD_ENTRIES_TOTAL]:,} parts, "
+                              f"over the {MAX_DOCX_PARTS:,} a document can have; open it in Word, save a "
+                              "clean copy and re-upload")
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            infos = zf.infolist()
+            if len(infos) > MAX_DOCX_PARTS:  # a ZIP64 end record can disagree with the one read above
+                raise IngestError(f"this Word file has {len(infos):,} parts, over the {MAX_DOCX_PARTS:,} a "
+                                  "document can have; open it in Word, save a clean copy and re-upload")
+            if "word/document.xml" not in {info.filename for info in infos}:
+                raise IngestError("this is a ZIP archive but not a Word document; upload the contract "
+                                  "itself (.docx, PDF, text or HTML)")
+            declared = sum(info.file_size for info in infos)
+            if declared > cap:
+                raise _zip_bomb(declared / MB, cap)
+            parts: dict[str, bytes] = {}
+            inflated = 0
+            for info in infos:
+                if info.is_dir():
+                    continue
+                chunks = []
+                with zf.open(info) as member:
+                    while chunk := member.read(_CHUNK):
+                        inflated += len(chunk)
+                        if inflated > cap:
+                            raise _zip_bomb(inflated / MB, cap)
+                        chunks.append(chunk)
+                parts[info.filename] = b"".join(chunks)
+            return parts
+    except (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError):
+        raise IngestError(_DAMAGED_DOCX) from None
+    except NotImplementedError:  # a compression method zipfile does not know: not from Word
+        raise IngestError(_DAMAGED_DOCX) from None
+    except RuntimeError:  # "File ... is encrypted": Word encrypts .docx as an OLE file, not a zip
+        raise IngestError("this Word file is encrypted; save an unprotected copy and re-upload") from None
+
+
+def _stored_zip(parts: dict[str, bytes]) -> bytes:
+    """The parts in an uncompressed zip: python-docx reads it back with no inflation at all."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name, blob in parts.items():
+            zf.writestr(name, blob)
+    return buf.getvalue()
+
+
 def read_docx(data: bytes) -> tuple[str, tuple[int, ...]]:
     from app.config import get_settings
     from app.ingest.docx_numbering import docx_paragraphs
 
     cap = int(get_settings().max_docx_uncompressed_mb * MB)
+    stored = _stored_zip(docx_parts(data, cap))
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = set(zf.namelist())
-            if "word/document.xml" not in names:
-                raise IngestError("this is a ZIP archive but not a Word document; upload the contract "
-                                  "itself (.docx, PDF, text or HTML)")
-            # zipfile stops each member at its declared size, so the declared sum bounds the inflation.
-            inflated = sum(info.file_size for info in zf.infolist())
-            if inflated > cap:
-                raise IngestError(f"this Word file would expand to {inflated / MB:,.0f} MB, over the "
-                                  f"{cap / MB:,.0f} MB safety limit (it may be a zip bomb); open it in Word, "
-                                  "save a clean copy and re-upload")
-    except zipfile.BadZipFile:
-        raise IngestError("this Word file is damaged or incomplete and cannot be opened; "
-                          "save it again from Word and re-upload") from None
-    try:
-        paragraphs = docx_paragraphs(data)
+        paragraphs = docx_paragraphs(stored)
     except IngestError:
         raise
     except Exception:  # python-docx/lxml raise many types on malformed parts; all mean the same to a user
@@ -226,7 +313,7 @@ def read_docx(data: bytes) -> tuple[str, tuple[int, ...]]:
 # --- TXT ---------------------------------------------------------------------------------------
 
 def decode_text(data: bytes) -> str:
-    """UTF-8/16/32 by BOM, else UTF-8, else Windows-1252; IngestError for binary data."""
+    """UTF-8/16/32 by BOM, else UTF-16 by its zero bytes, else UTF-8, else Windows-1252; IngestError for binary data."""
     for bom, codec in ((b"\xef\xbb\xbf", "utf-8-sig"), (b"\xff\xfe\x00\x00", "utf-32"),
                        (b"\x00\x00\xfe\xff", "utf-32"), (b"\xff\xfe", "utf-16"), (b"\xfe\xff", "utf-16")):
         if data.startswith(bom):
@@ -237,9 +324,13 @@ def decode_text(data: bytes) -> str:
                                   "as UTF-8 and re-upload") from None
             break
     else:
+        codec = utf16_without_bom(data)
         try:
-            text = data.decode("utf-8")
+            text = data.decode(codec or "utf-8")
         except UnicodeDecodeError:
+            if codec:
+                raise IngestError("this text file looks like UTF-16 but is not valid UTF-16; save it again "
+                                  "as UTF-8 and re-upload") from None
             # Windows-1252 leaves 5 bytes undefined; a real 1252 file never uses them.
             text = data.decode("cp1252", errors="replace")
     sample = text[:20000]
@@ -264,25 +355,89 @@ _BLOCK_TAGS = ["p", "div", "br", "tr", "li", "h1", "h2", "h3", "h4", "h5", "h6",
                "blockquote", "pre", "center", "hr", "dt", "dd", "ul", "ol", "section", "article"]
 
 
-def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
-    from bs4 import BeautifulSoup
+# Text inside these is not the document's: scripts, styles, the head; ruby annotations (as BeautifulSoup's get_text).
+_SKIPPED_TAGS = frozenset({"script", "style", "head", "noscript", "template", "rt", "rp"})
+_PRE_TAGS = frozenset({"pre", "plaintext", "xmp"})
+_BLOCK_TAG_SET = frozenset(_BLOCK_TAGS)
 
+
+def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
     # EDGAR's SGML wrapper lines (<TYPE>EX-10.1, <FILENAME>...) are never closed: drop them before parsing.
+    codec = None if data[:2] in (b"\xff\xfe", b"\xfe\xff") else utf16_without_bom(data)
+    if codec:  # re-encoded with a byte-order mark, which outranks a <meta charset> in the detection
+        try:
+            data = b"\xef\xbb\xbf" + data.decode(codec).encode("utf-8")
+        except UnicodeDecodeError:
+            raise IngestError("this HTML file looks like UTF-16 but is not valid UTF-16; save it again "
+                              "as UTF-8 and re-upload") from None
     data = _SGML_HEADER.sub(b"", data)
-    soup = BeautifulSoup(data, "lxml")
-    for tag in soup(["script", "style", "head", "noscript", "template"]):
-        tag.decompose()
-    # Whitespace in HTML source is layout, except inside <pre>; block boundaries are the real breaks.
-    for pre in soup.find_all(["pre", "plaintext", "xmp"]):
-        for node in pre.find_all(string=True):
-            node.replace_with(node.replace("\n", _BREAK))
-    for tag in soup.find_all(_BLOCK_TAGS):
-        tag.insert_before(_BREAK)
-        tag.insert_after(_BREAK)
-    # EDGAR puts a clause number in one cell and its text in the next: keep them on one line.
-    for cell in soup.find_all(["td", "th"]):
-        cell.insert_after(" ")
-    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", soup.get_text()))
+    text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", html_text(data)))
     lines = text.split(_BREAK)
     paragraphs = reflow(lines) if looks_hard_wrapped(lines) else lines
     return _join_paragraphs(paragraphs), (0,)
+
+
+def html_text(data: bytes) -> str:
+    """The HTML's text, with _BREAK around block elements, in one pass over the parser's events.
+
+    Linear in the input: BeautifulSoup built a tree (~30 µs per element in Python) and the markers were
+    inserted into it, which rescans the parent's children on each insertion (quadratic: 20,000
+    paragraphs took 74 s). Here libxml2's events go straight into a list of strings, in event mode,
+    which, unlike lxml's own tree, keeps text nested deeper than 256 elements. Encodings are tried
+    in BeautifulSoup's order (byte-order mark, <meta charset>, UTF-8, Windows-1252), the parser set up
+    as BeautifulSoup's "lxml" builder sets it up, so the text is the one BeautifulSoup's get_text gave.
+    """
+    from bs4.dammit import EncodingDetector
+    from lxml import etree
+
+    detector = EncodingDetector(data, is_html=True)
+    for encoding in detector.encodings:
+        parser = etree.HTMLParser(target=_HtmlTextTarget(), recover=True, encoding=encoding)
+        try:
+            parser.feed(detector.markup)
+            return parser.close()
+        except (UnicodeDecodeError, LookupError, etree.ParserError):
+            continue
+        except etree.XMLSyntaxError:  # no element at all (empty, only comments)
+            return ""
+    raise IngestError("this HTML file cannot be decoded; save it again as UTF-8 and re-upload")
+
+
+class _HtmlTextTarget:
+    """lxml parser target: collects text, skipping scripts, styles and the head; keeps line breaks
+    inside <pre>; a block element starts and ends with _BREAK; a table cell ends with a space (EDGAR
+    puts a clause number in one cell and its text in the next: they stay on one line).
+    Comments, processing instructions and the doctype are not text (as in BeautifulSoup's get_text)."""
+
+    def __init__(self):
+        self.out: list[str] = []
+        self.skipping = 0  # depth inside a skipped element
+        self.in_pre = 0
+
+    def start(self, tag, attrib):
+        if self.skipping or tag in _SKIPPED_TAGS:
+            self.skipping += 1
+        elif tag in _BLOCK_TAG_SET:
+            self.out.append(_BREAK)
+        if tag in _PRE_TAGS:
+            self.in_pre += 1
+
+    def end(self, tag):
+        if tag in _PRE_TAGS:
+            self.in_pre -= 1
+        if self.skipping:
+            self.skipping -= 1
+        elif tag in _BLOCK_TAG_SET:
+            self.out.append(_BREAK)
+        elif tag in ("td", "th"):
+            self.out.append(" ")
+
+    def data(self, text):
+        if not self.skipping:
+            self.out.append(text.replace("\n", _BREAK) if self.in_pre else text)
+
+    def comment(self, text):
+        pass
+
+    def close(self) -> str:
+        return "".join(self.out)

@@ -61,7 +61,7 @@ def test_sqlite_file_runs_in_wal_mode_with_foreign_keys(db_url):
 def test_session_factory_migrates_a_new_database_on_first_use(db_url):
     factory = session_factory(db_url)
     with factory() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
     assert session_factory(db_url) is factory
 
 

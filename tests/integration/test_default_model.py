@@ -17,7 +17,8 @@ pytestmark = pytest.mark.integration
 
 def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
     """Probabilities computed without app.classifier: the version's files read with transformers and peft,
-    logits divided by calibration.json's temperature, then a softmax."""
+    a long clause cut to its first and last tokens as the card says, logits divided by calibration.json's
+    temperature plus its per-label bias, then a softmax."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -25,8 +26,11 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
     from app.modeling import resolve_base_model   # only where the converted base weights live
 
     card = json.loads((version_dir / "card.json").read_text())
-    temperature = json.loads((version_dir / "calibration.json").read_text())["temperature"]
+    calibration = json.loads((version_dir / "calibration.json").read_text())
+    temperature = calibration["temperature"]
+    bias = torch.tensor(calibration.get("bias") or [0.0] * len(LABEL_IDS), dtype=torch.float64)
     max_length = (card.get("train_config") or {}).get("max_length") or 512
+    tail = (card.get("train_config") or {}).get("tail_tokens") or 0
     base_dir = resolve_base_model(card["base_model"])
     tokenizer = AutoTokenizer.from_pretrained(base_dir)
     base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=len(LABEL_IDS),
@@ -35,8 +39,10 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
     out = []
     with torch.no_grad():
         for text in texts:
-            enc = tokenizer(text, return_tensors="pt", truncation=True, max_length=max_length)
-            logits = model(**enc).logits[0].double() / temperature
+            ids = tokenizer(text)["input_ids"]
+            if len(ids) > max_length:
+                ids = ids[:max_length - tail] + ids[len(ids) - tail:]
+            logits = model(input_ids=torch.tensor([ids])).logits[0].double() / temperature + bias
             out.append(torch.softmax(logits, dim=-1).numpy())
     return np.stack(out)
 
@@ -44,9 +50,11 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
 def test_default_model_gives_calibrated_probabilities_through_the_cli(tmp_path, cuad_dir):
     default = Registry().get("default")
     assert (default.path / "calibration.json").exists(), "run python -m training.calibrate --model default"
-    assert default.temperature != 1.0
+    assert default.temperature != 1.0 or default.bias is not None
     with (cuad_dir / "clauses_labeled.jsonl").open() as f:
-        clauses = [json.loads(line) for line, _ in zip(f, range(3))]
+        rows = [json.loads(line) for line in f]
+    # two short clauses and the longest one, so head-and-tail truncation is exercised
+    clauses = rows[:2] + [max(rows, key=lambda r: len(r["text"]))]
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps({"id": c["id"], "text": c["text"]}) + "\n" for c in clauses))
     result = CliRunner().invoke(cli, ["classify", "-i", str(src), "-o", str(out), "-m", "default", "--device", "cpu", "-q"])

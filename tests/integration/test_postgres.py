@@ -74,7 +74,7 @@ def test_processes_starting_together_migrate_once(pg_url):
             p.kill()
     assert errors == []
     with make_engine(pg_url).connect() as conn:
-        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0001"
+        assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0002"
 
 
 def _setup(n_reviewers: int):

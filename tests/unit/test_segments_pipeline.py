@@ -123,3 +123,35 @@ def test_weighted_threshold_counts_each_clause_for_what_it_stands_for():
     assert pick_threshold(conf, correct, 0.9, 1) == 0.95
     # the wrong clause stood for 0.1 of a clause (a sampled-away share): 0.8 reaches precision 0.97
     assert pick_threshold(conf, correct, 0.9, 1, weights=np.array([1, 1, 0.1, 1])) == 0.8
+
+
+def test_lexical_companion_round_trips_without_pickle(tmp_path):
+    from app.lexical import LexicalModel
+
+    texts = ["liability shall not exceed the fees paid", "in no event liable for consequential damages",
+             "shall indemnify defend and hold harmless", "this agreement is governed by the laws of"] * 5
+    labels = [LABEL2ID[x] for x in ("capped", "exclusion", "indemnity", "none")] * 5
+    model = LexicalModel.fit(texts, labels, min_df=1)
+    model.save(tmp_path / "lexical")
+    assert {p.name for p in (tmp_path / "lexical").iterdir()} == {"vocabulary.json", "weights.npz"}
+    again = LexicalModel.load(tmp_path / "lexical")
+    np.testing.assert_allclose(again.logits(texts[:4]), model.logits(texts[:4]))
+    assert [LABEL_IDS[i] for i in again.logits(texts[:4]).argmax(axis=1)] == ["capped", "exclusion", "indemnity", "none"]
+    # labels absent from training are never predicted
+    assert (again.logits(texts[:4])[:, LABEL2ID["uncapped"]] < -10).all()
+
+
+def test_the_ensemble_weight_is_chosen_on_validation_and_zero_when_the_companion_only_adds_noise():
+    from training.ensemble import choose_weight
+
+    rng = np.random.default_rng(0)
+    y = rng.integers(0, 7, 600)
+    good = rng.normal(0, 1, (600, 7))
+    good[np.arange(600), y] += 3.0
+    noise = rng.normal(0, 3, (600, 7))
+    scores = choose_weight(good, noise, y, np.ones(600), candidates=(0.0, 1.0))
+    assert scores[0.0] > scores[1.0]
+    weak = rng.normal(0, 1, (600, 7))
+    weak[np.arange(600), y] += 0.5
+    scores = choose_weight(weak, good, y, np.ones(600), candidates=(0.0, 1.0))
+    assert scores[1.0] > scores[0.0]
