@@ -7,18 +7,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from app.safe_csv import printable_name
+
 
 def printable(text: object) -> str:
     """`text` (a path, a message) safe for one terminal line: control characters, terminal escape codes,
-    line and paragraph separators and bidi overrides shown as \\xNN / \\uNNNN instead of acted on."""
-    out = []
-    for ch in str(text):
-        if ch.isprintable():   # False for Cc, Cf (bidi overrides), Zl, Zp, surrogates of undecodable names
-            out.append(ch)
-        else:
-            code = ord(ch)
-            out.append(f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return "".join(out)
+    line separators and bidi overrides shown escaped instead of acted on (app.safe_csv.printable_name)."""
+    return printable_name(str(text))
 
 
 def say(line: str) -> None:

@@ -87,7 +87,7 @@ def test_report_lines_escape_control_characters_and_terminal_codes(tmp_path, cap
     report.ignore(name, "hidden")
     err = capsys.readouterr().err
     assert "\x1b" not in err and "\u202e" not in err and len(err.splitlines()) == 2
-    assert "x\\x1b[2J\\x0afailed: forged.pdf\\u202e.txt" in err
+    assert "x\\x1b[2J\\nfailed: forged.pdf\\u202e.txt" in err
     assert printable("plain name.pdf") == "plain name.pdf"
 
 
