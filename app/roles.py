@@ -49,6 +49,7 @@ PERMISSIONS: dict[str, tuple[frozenset[Role], str]] = {
     "dashboard": (frozenset({Role.ADMIN}), "see the dashboard"),
     "manage_users": (frozenset({Role.ADMIN}), "manage users"),
     "manage_models": (frozenset({Role.ADMIN}), "change the model version"),
+    # Settle a clause without holding its claim (the final word over reviewers who disagree).
     "adjudicate": (frozenset({Role.ADMIN}), "settle reviewers' disagreements"),
 }
 

@@ -10,8 +10,10 @@
 3. Trains a candidate with the parent's config (or --config), calibrates it and fits its routing
    thresholds, then scores parent and candidate side by side on the fixed test clauses and the
    held-back corrections.
-4. Promotes the candidate (makes it active) only if test macro-F1 drops by at most 0.5 point and
-   the false-positive `uncapped` rate does not rise; otherwise it stays registered but inactive.
+4. Promotes the candidate (makes it active) only if the gate, comparing both clause by clause on the
+   same test clauses, finds it no worse (`gate`: McNemar, paired bootstrap of macro-F1, counts for
+   `uncapped` false positives and rare labels, the held-back corrections); on too few test clauses it
+   does not decide. Otherwise the candidate stays registered but inactive.
    Either way the card records parent, data hash, corrections used and the decision with its reason.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ from tqdm import tqdm
 
 from app.config import ROOT
 from app.registry import ModelVersion, ModelVersionNotFound, Registry
-from app.taxonomy import LABEL2ID
+from app.taxonomy import ID2LABEL, LABEL2ID
 from data.build import DataConfig, DataError, build_dataset, load_fixed_split
 from training.config import ConfigError, TrainConfig, load_config
 from training.corrections import Correction, CorrectionSplit, split_corrections
@@ -123,35 +125,150 @@ def describe(plan: RetrainPlan) -> str:
 # ---------------------------------------------------------------------------- gate
 
 
-def score(version: str, rows: list[dict], registry: Registry) -> dict:
-    """Metrics of `version` on `rows` (text, label), as training reports them."""
+def labels_of(rows: list[dict]) -> np.ndarray:
+    return np.array([LABEL2ID[r["label"]] for r in rows], dtype=int)
+
+
+def predict(version: str, rows: list[dict], registry: Registry) -> np.ndarray:
+    """Label ids `version` predicts for `rows` (text, label); empty for no rows."""
     from app.classifier import Classifier
     from training.evaluate import version_logits
-    from training.train import classification_metrics
 
     if not rows:
-        return {}
+        return np.zeros(0, dtype=int)
     clf = Classifier.load(version, registry=registry)
     # Calibration divides the logits by one temperature: the argmax, and so these metrics, do not change.
     # version_logits reuses what calibrate and evaluate already computed on the same test clauses.
-    logits = version_logits(clf, rows)
-    return classification_metrics(np.array([LABEL2ID[r["label"]] for r in rows]), logits.argmax(axis=1))
+    return version_logits(clf, rows).argmax(axis=1)
 
 
-def gate(parent: dict, candidate: dict, max_drop: float = MAX_MACRO_F1_DROP) -> GateDecision:
-    """Promote only if test macro-F1 drops by at most `max_drop` and the false-positive uncapped rate does not rise."""
-    # No `uncapped` prediction at all is no false positive.
-    fp_parent = parent["uncapped_false_positive_rate"] or 0.0
-    fp_candidate = candidate["uncapped_false_positive_rate"] or 0.0
-    drop = parent["macro_f1"] - candidate["macro_f1"]
-    figures = (f"macro-F1 {candidate['macro_f1']:.4f} vs parent {parent['macro_f1']:.4f}, "
-               f"false-positive uncapped rate {fp_candidate:.4f} vs {fp_parent:.4f}")
-    if drop > max_drop + 1e-12:
-        return GateDecision(False, f"not promoted: macro-F1 drops by {100 * drop:.2f} points "
-                                   f"(at most {100 * max_drop:.1f} allowed); {figures}")
-    if fp_candidate > fp_parent + 1e-12:
-        return GateDecision(False, f"not promoted: false-positive uncapped rate rises; {figures}")
-    return GateDecision(True, f"promoted: {figures}")
+def metrics_of(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
+    from training.train import classification_metrics
+
+    return classification_metrics(y_true, y_pred) if len(y_true) else {}
+
+
+def score(version: str, rows: list[dict], registry: Registry) -> dict:
+    """Metrics of `version` on `rows` (text, label), as training reports them."""
+    return metrics_of(labels_of(rows), predict(version, rows, registry))
+
+
+@dataclass
+class Paired:
+    """Gold labels and both versions' predicted label ids on the same clauses, in the same order."""
+
+    y_true: np.ndarray
+    parent: np.ndarray
+    candidate: np.ndarray
+
+    def __post_init__(self):
+        self.y_true, self.parent, self.candidate = (np.asarray(a, dtype=int).reshape(-1)
+                                                   for a in (self.y_true, self.parent, self.candidate))
+        if not len(self.y_true) == len(self.parent) == len(self.candidate):
+            raise ValueError("paired predictions must cover the same clauses")
+
+
+# The gate compares the two versions clause by clause on the same test clauses (a paired design):
+MIN_GATE_CLAUSES = 100      # fewer test clauses than this: no decision (one clause would swing macro-F1)
+GATE_ALPHA = 0.05           # one-sided McNemar (exact binomial): candidate significantly more wrong -> refused
+BOOTSTRAP_RESAMPLES = 2000  # paired bootstrap of the macro-F1 difference, fixed seed
+BOOTSTRAP_SEED = 0
+BOOTSTRAP_CONFIDENCE = 0.95  # refused when, with this confidence, macro-F1 drops by more than max_drop
+RARE_SUPPORT = 20           # a label with fewer gold clauses is judged by counts, not rates
+RARE_NET_LOSS = 1           # ... and may lose at most this many correct clauses net
+
+
+def _macro_f1_samples(y: np.ndarray, pred: np.ndarray, idx: np.ndarray, labels: list[int]) -> np.ndarray:
+    """Macro-F1 over `labels` for each resample (rows of `idx`), computed from counts."""
+    ys, ps = y[idx], pred[idx]
+    f1s = []
+    for label in labels:
+        tp = ((ys == label) & (ps == label)).sum(axis=1)
+        fp = ((ys != label) & (ps == label)).sum(axis=1)
+        fn = ((ys == label) & (ps != label)).sum(axis=1)
+        denominator = 2 * tp + fp + fn
+        f1s.append(np.where(denominator > 0, 2 * tp / np.maximum(denominator, 1), 0.0))
+    return np.mean(f1s, axis=0)
+
+
+def mcnemar_worse_p(parent_right: np.ndarray, candidate_right: np.ndarray) -> tuple[int, int, float]:
+    """(b, c, p): clauses only the parent gets right, only the candidate gets right, and the one-sided exact
+    McNemar p-value of "the candidate is wrong more often" (1.0 when the two never disagree)."""
+    from scipy.stats import binomtest
+
+    b = int((parent_right & ~candidate_right).sum())
+    c = int((~parent_right & candidate_right).sum())
+    p = binomtest(b, b + c, 0.5, alternative="greater").pvalue if b + c else 1.0
+    return b, c, float(p)
+
+
+def gate(parent: dict, candidate: dict, max_drop: float = MAX_MACRO_F1_DROP, *, paired: Paired | None = None,
+         held_back: Paired | None = None, min_clauses: int | None = None) -> GateDecision:
+    """Promote the candidate only if, on the same test clauses as its parent (`paired`), it is
+    1. not significantly more often wrong (one-sided exact McNemar, GATE_ALPHA), with at most
+       max_drop * n more wrong clauses net;
+    2. not worse in macro-F1 by more than `max_drop` with BOOTSTRAP_CONFIDENCE (paired bootstrap);
+    3. not making more false-positive `uncapped` predictions (a count, not a rate);
+    4. on each rare label (under RARE_SUPPORT gold clauses), losing at most RARE_NET_LOSS correct clauses net;
+    5. on the held-back corrections, if any, not wrong more often than the parent.
+    No decision (not promoted) on an empty or too small test set, or without paired predictions.
+    parent / candidate: their test metrics, for the figures in the reason. min_clauses: default MIN_GATE_CLAUSES.
+    """
+    min_clauses = MIN_GATE_CLAUSES if min_clauses is None else min_clauses
+    if paired is None or not len(paired.y_true) or not parent or not candidate:
+        return GateDecision(False, "not promoted: cannot decide: the test set is empty, or the two versions' "
+                                   "predictions on the same test clauses are missing")
+    y, n = paired.y_true, len(paired.y_true)
+    if n < min_clauses:
+        return GateDecision(False, f"not promoted: cannot decide on {n} test clauses (at least {min_clauses} "
+                                   "needed: on fewer, one clause moves macro-F1 by points)")
+    parent_right, candidate_right = paired.parent == y, paired.candidate == y
+    b, c, p = mcnemar_worse_p(parent_right, candidate_right)
+    errors = f"{int((~candidate_right).sum())} errors vs parent {int((~parent_right).sum())} on {n} clauses"
+    figures = (f"{errors}; macro-F1 {candidate.get('macro_f1', float('nan')):.4f} vs parent "
+               f"{parent.get('macro_f1', float('nan')):.4f}")
+    if p < GATE_ALPHA:
+        return GateDecision(False, f"not promoted: significantly more errors (McNemar one-sided p={p:.2g}: "
+                                   f"{b} clauses only the parent gets right, {c} only the candidate); {figures}")
+    allowed = max(1, int(max_drop * n))  # one clause either way is noise
+    if b - c > allowed:
+        return GateDecision(False, f"not promoted: {b - c} more wrong clauses net (at most {allowed} allowed); "
+                                   f"{figures}")
+
+    labels = sorted(set(y.tolist()))
+    rng = np.random.default_rng(BOOTSTRAP_SEED)
+    idx = rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))
+    diff = (_macro_f1_samples(y, paired.candidate, idx, labels) - _macro_f1_samples(y, paired.parent, idx, labels))
+    if np.mean(diff < -max_drop) >= BOOTSTRAP_CONFIDENCE:
+        return GateDecision(False, f"not promoted: macro-F1 drops by more than {100 * max_drop:.1f} point in "
+                                   f"{100 * np.mean(diff < -max_drop):.0f}% of {BOOTSTRAP_RESAMPLES} paired "
+                                   f"resamples (median change {100 * np.median(diff):+.2f} points); {figures}")
+
+    uncapped = LABEL2ID["uncapped"]
+    fp_parent = int(((paired.parent == uncapped) & (y != uncapped)).sum())
+    fp_candidate = int(((paired.candidate == uncapped) & (y != uncapped)).sum())
+    figures += f"; false-positive uncapped {fp_candidate} vs parent {fp_parent}"
+    if fp_candidate > fp_parent:
+        return GateDecision(False, f"not promoted: more false-positive uncapped predictions; {figures}")
+
+    for label in labels:
+        on_label = y == label
+        support = int(on_label.sum())
+        if support >= RARE_SUPPORT:
+            continue
+        lost = int((on_label & parent_right & ~candidate_right).sum())
+        gained = int((on_label & ~parent_right & candidate_right).sum())
+        if lost - gained > RARE_NET_LOSS:
+            return GateDecision(False, f"not promoted: {lost - gained} fewer correct {ID2LABEL[label]} clauses "
+                                       f"net (of {support}; at most {RARE_NET_LOSS}); {figures}")
+
+    if held_back is not None and len(held_back.y_true):
+        wrong_parent = int((held_back.parent != held_back.y_true).sum())
+        wrong_candidate = int((held_back.candidate != held_back.y_true).sum())
+        figures += f"; held-back corrections wrong {wrong_candidate} vs parent {wrong_parent}"
+        if wrong_candidate > wrong_parent:
+            return GateDecision(False, f"not promoted: more errors on the held-back corrections; {figures}")
+    return GateDecision(True, f"promoted: McNemar p={p:.2g} ({b} vs {c}); {figures}")
 
 
 # ---------------------------------------------------------------------------- run
@@ -192,10 +309,16 @@ def retrain(plan: RetrainPlan, *, registry: Registry | None = None, run_dir: Pat
     ds, info = plan.dataset
     test = real_rows(ds, "test")
     held = plan.split.held_back
-    metrics = {name: {"test": score(name, test, registry), "held_back_corrections": score(name, held, registry)}
-               for name in (plan.parent.name, candidate.name)}
+    y_test, y_held = labels_of(test), labels_of(held)
+    preds = {name: (predict(name, test, registry), predict(name, held, registry))
+             for name in (plan.parent.name, candidate.name)}
+    metrics = {name: {"test": metrics_of(y_test, test_pred), "held_back_corrections": metrics_of(y_held, held_pred)}
+               for name, (test_pred, held_pred) in preds.items()}
     next_stage()
-    decision = gate(metrics[plan.parent.name]["test"], metrics[candidate.name]["test"])
+    (parent_test, parent_held), (candidate_test, candidate_held) = preds[plan.parent.name], preds[candidate.name]
+    decision = gate(metrics[plan.parent.name]["test"], metrics[candidate.name]["test"],
+                    paired=Paired(y_test, parent_test, candidate_test),
+                    held_back=Paired(y_held, parent_held, candidate_held))
     if decision.promoted:
         registry.activate(candidate.name)
     next_stage()
@@ -214,8 +337,12 @@ def retrain(plan: RetrainPlan, *, registry: Registry | None = None, run_dir: Pat
             "side_by_side": metrics,
         },
         promotion={"promoted": decision.promoted, "reason": decision.reason,
-                   "rule": f"test macro-F1 drop <= {100 * MAX_MACRO_F1_DROP:.1f} point and false-positive "
-                           "uncapped rate not higher than the parent's",
+                   "rule": f"paired on the same test clauses (at least {MIN_GATE_CLAUSES}): not significantly more "
+                           f"errors (one-sided McNemar, alpha {GATE_ALPHA}), at most {100 * MAX_MACRO_F1_DROP:.1f}% "
+                           "more wrong clauses net, macro-F1 not lower by more than "
+                           f"{100 * MAX_MACRO_F1_DROP:.1f} point with {BOOTSTRAP_CONFIDENCE:.0%} confidence (paired "
+                           "bootstrap), no more false-positive uncapped predictions, rare labels judged by counts, "
+                           "held-back corrections no worse",
                    "decided": datetime.now(timezone.utc).isoformat(timespec="seconds")},
     )
     # The records behind n_corrections, for audit: what reviewers changed and where each went.

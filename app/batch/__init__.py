@@ -14,17 +14,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from app.batch.inputs import CONTRACT_SUFFIXES, IngestedContract, find_contracts, read_contract, sha256_of
+from app.batch.inputs import (CONTRACT_SUFFIXES, FoundContracts, IngestedContract, find_contracts, read_contract,
+                              sha256_of, walk_contracts)
 from app.batch.local import score_files
-from app.batch.output import (CLAUSE_FIELDS, CSV_FIELDS, SUMMARY_FIELDS, ClauseWriter, Store, contract_rows,
-                              finish_contract, load_completed, output_format, read_rows, summarise, write_summary)
-from app.batch.report import BatchError, BatchReport, ContractFailure
+from app.batch.output import (CLAUSE_FIELDS, CSV_FIELDS, SUMMARY_FIELDS, ClauseWriter, OutputLock, Store,
+                              contract_rows, finish_contract, load_completed, output_format, read_rows, summarise,
+                              write_summary)
+from app.batch.report import BatchError, BatchReport, ContractFailure, printable
 from app.scoring import ContractRule, ScoredClause
 
 __all__ = ["CLAUSE_FIELDS", "CONTRACT_SUFFIXES", "CSV_FIELDS", "SUMMARY_FIELDS", "BatchError", "BatchReport",
-           "BatchResult", "ClauseWriter", "ContractFailure", "IngestedContract", "Store", "contract_rows", "db_store",
-           "find_contracts", "finish_contract", "load_completed", "output_format", "read_contract", "read_rows",
-           "run_batch", "score_files", "sha256_of", "summarise", "write_summary"]
+           "BatchResult", "ClauseWriter", "ContractFailure", "FoundContracts", "IngestedContract", "OutputLock",
+           "Store", "contract_rows", "db_store", "find_contracts", "finish_contract", "load_completed",
+           "output_format", "printable", "read_contract", "read_rows", "run_batch", "score_files", "sha256_of",
+           "summarise", "walk_contracts", "write_summary"]
 
 
 @dataclass
@@ -49,27 +52,36 @@ def run_batch(paths: list[Path], output: Path, model: str | None = None, db: boo
     if engine not in ("local", "ray"):
         raise BatchError(f"unknown engine {engine!r}; use local or ray")
     output_format(output)
-    files = find_contracts(paths)
+    found = walk_contracts(paths)
+    files = found.files
     try:
         version = Registry().get(model)
         policy = load_policy(version)
         rule = contract_rule(version)
     except (ModelVersionNotFound, PolicyError, ContractRuleError) as e:
         raise BatchError(str(e)) from None
-    completed = load_completed(output, version.name)
     store = db_store(uploader) if db else None
-    with ClauseWriter(output) as writer:
-        if engine == "ray":
-            from app.batch.ray import score_files_ray
+    passed_over = BatchReport()
+    for path, why in found.skipped:
+        passed_over.ignore(path, why)
+    for path, why in found.broken:
+        passed_over.fail(path, why)
+    with OutputLock(output):
+        completed = load_completed(output, version.name)  # may rewrite the file: before it is opened
+        with ClauseWriter(output) as writer:
+            if engine == "ray":
+                from app.batch.ray import score_files_ray
 
-            report = score_files_ray(files, version.name, policy, writer, completed, store=store,
-                                     progress=progress, workers=workers)
-        else:
-            try:
-                classifier = Classifier.load(version.name)
-            except ClassifierError as e:
-                raise BatchError(str(e)) from None
-            report = score_files(files, classifier, policy, writer, completed, store=store, progress=progress)
+                report = score_files_ray(files, version.name, policy, writer, completed, store=store,
+                                         progress=progress, workers=workers)
+            else:
+                try:
+                    classifier = Classifier.load(version.name)
+                except ClassifierError as e:
+                    raise BatchError(str(e)) from None
+                report = score_files(files, classifier, policy, writer, completed, store=store, progress=progress)
+    report.failures[:0] = passed_over.failures
+    report.ignored[:0] = passed_over.ignored
     return BatchResult(report, completed, rule)
 
 

@@ -1,10 +1,12 @@
 """What a batch reads: contract files found under folders, each read once and cut into clauses."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
+import os
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.batch.report import BatchError
@@ -15,19 +17,87 @@ from app.ingest import Clause, Document, IngestError, ingest_bytes
 CONTRACT_SUFFIXES = frozenset({".pdf", ".docx", ".txt", ".html", ".htm"})
 
 
-def find_contracts(paths: Iterable[Path]) -> list[Path]:
-    """Files named explicitly, plus contract files found recursively under folders; sorted, no repeats."""
-    found: dict[Path, None] = {}
+@dataclass
+class FoundContracts:
+    """What a walk over the named paths found: files to score, and what it passed over, with why."""
+
+    files: list[Path] = field(default_factory=list)
+    skipped: list[tuple[Path, str]] = field(default_factory=list)   # hidden, links out of a folder: not errors
+    broken: list[tuple[Path, str]] = field(default_factory=list)    # symlink loops, unreadable folders: failures
+
+
+def walk_contracts(paths: Iterable[Path]) -> FoundContracts:
+    """Files named explicitly, plus contract files found recursively under folders; sorted, no repeats.
+
+    Inside a folder, dot-files and dot-folders are skipped, and symbolic links are followed only when
+    they point inside that folder (a link to /etc/passwd or to a sibling folder is skipped); a symlink
+    loop, named or found, is reported instead of read. A path that does not exist is a BatchError.
+    """
+    found = FoundContracts()
+    seen: dict[Path, None] = {}
     for path in map(Path, paths):
-        if path.is_dir():
-            for p in sorted(path.rglob("*")):
-                if p.is_file() and p.suffix.lower() in CONTRACT_SUFFIXES and not p.name.startswith("."):
-                    found.setdefault(p, None)
+        if path.is_symlink() and (why := _broken_link(path)):
+            found.broken.append((path, why))
+        elif path.is_dir():
+            for p in _walk_folder(path, found):
+                seen.setdefault(p, None)
         elif path.exists():
-            found.setdefault(path, None)
+            seen.setdefault(path, None)
         else:
             raise BatchError(f"{path}: no such file or folder")
-    return list(found)
+    found.files = list(seen)
+    return found
+
+
+def find_contracts(paths: Iterable[Path]) -> list[Path]:
+    """The files of walk_contracts, without what it passed over."""
+    return walk_contracts(paths).files
+
+
+def _broken_link(path: Path) -> str | None:
+    try:
+        path.resolve(strict=True)
+    except RuntimeError:   # Python < 3.13 reports a loop this way
+        return "a symbolic link loop; not read"
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop; not read"
+        return f"a symbolic link to nothing ({e.strerror}); not read"
+    return None
+
+
+def _walk_folder(root: Path, found: FoundContracts) -> list[Path]:
+    real_root = root.resolve()
+    files: list[Path] = []
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        try:
+            entries = sorted(os.scandir(folder), key=lambda e: e.name)
+        except OSError as e:
+            found.broken.append((folder, f"cannot list the folder ({e.strerror})"))
+            continue
+        for entry in entries:
+            p = Path(entry.path)
+            if entry.name.startswith("."):
+                if entry.is_dir(follow_symlinks=False) or p.suffix.lower() in CONTRACT_SUFFIXES:
+                    found.skipped.append((p, "hidden (its name starts with a dot); name it to score it"))
+                continue
+            if entry.is_symlink():
+                if why := _broken_link(p):
+                    found.broken.append((p, why))
+                    continue
+                target = p.resolve()
+                if not target.is_relative_to(real_root):
+                    found.skipped.append((p, f"a link to {target}, outside {root}; not followed"))
+                    continue
+                if target.is_dir():
+                    continue   # inside the folder: walked where it really is
+            if entry.is_dir(follow_symlinks=False):
+                stack.append(p)
+            elif p.suffix.lower() in CONTRACT_SUFFIXES and p.is_file():
+                files.append(p)
+    return sorted(files)
 
 
 def sha256_of(data: bytes) -> str:

@@ -1,11 +1,15 @@
 """What a batch writes: one row per clause (JSONL or CSV, also the resume log) and a per-contract summary.
 
+Text cells of the CSV files that a spreadsheet would read as formulas are written with a leading
+apostrophe (app.csv_cells) and read back without it.
+
 `finish_contract` is the one sequence both engines run on each contract: fail, skip, score, store,
 write, in that order.
 """
 from __future__ import annotations
 
 import csv
+import fcntl
 import json
 import os
 from collections import Counter
@@ -14,6 +18,7 @@ from pathlib import Path
 
 from app.batch.inputs import IngestedContract
 from app.batch.report import BatchError, BatchReport
+from app.csv_cells import neutralise_row, restore_row
 from app.scoring import ContractRule, ScoredClause, contract_answers
 from app.taxonomy import BUCKETS, LABEL_IDS
 
@@ -28,6 +33,33 @@ SUMMARY_FIELDS = ("contract", "has_cap", "has_uncapped", "p_cap", "p_uncapped", 
 
 # Stores one scored contract elsewhere too (the app's database with --db); raises BatchError to fail it.
 Store = Callable[[IngestedContract, list[ScoredClause]], None]
+
+
+class OutputLock:
+    """An exclusive lock on a `score` output file for one run (a `.NAME.lock` file beside it, fcntl.flock).
+
+    Two runs appending to one file would both score what neither had written yet and duplicate rows;
+    the second one is refused instead. The lock goes with the process, a killed one included.
+    """
+
+    def __init__(self, output: Path):
+        self.output = output
+        self.path = output.with_name(f".{output.name}.lock")
+        self._f = None
+
+    def __enter__(self) -> OutputLock:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._f = self.path.open("a")
+        try:
+            fcntl.flock(self._f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._f.close()
+            raise BatchError(f"{self.output}: another `score` run is writing to this file; wait for it to finish, "
+                             "or choose another --output") from None
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._f.close()   # closing releases the lock
 
 
 class ClauseWriter:
@@ -48,7 +80,7 @@ class ClauseWriter:
         if self.format == "jsonl":
             self._f.write("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
         else:
-            self._csv.writerows(_flatten(r) for r in rows)
+            self._csv.writerows(neutralise_row(_flatten(r)) for r in rows)
         # One contract is the unit of resume: get it to disk before starting the next.
         self._f.flush()
         os.fsync(self._f.fileno())
@@ -138,7 +170,7 @@ def read_rows(path: Path) -> Iterator[dict]:
         else:
             for flat in csv.DictReader(f):
                 try:
-                    yield _unflatten(flat)
+                    yield _unflatten(restore_row(flat))
                 except (KeyError, TypeError, ValueError):
                     return
 
@@ -207,4 +239,4 @@ def write_summary(path: Path, summary: list[dict]) -> None:
     with path.open("w", encoding="utf-8", newline="") as f:
         writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
-        writer.writerows(summary)
+        writer.writerows(map(neutralise_row, summary))

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import Progress
-from rich.table import Table
 
 from app import services
 from app.demo import DEMO_ACCOUNTS, create_demo_accounts, demo_lawyer, sample_paths
@@ -18,13 +18,15 @@ def demo(
 ) -> None:
     """Create the demo accounts (if missing) and upload the sample contracts as the demo lawyer.
 
+    Each account gets a random password, printed once; for trying lexdora on this machine only.
+
     Example: python -m app demo
     """
     console = Console()
     try:
-        create_demo_accounts()
+        created = create_demo_accounts()
     except services.ServiceError as e:
-        console.print(f"[red]{e}[/red]")
+        console.print(f"[red]{escape(str(e))}[/red]")
         raise typer.Exit(1) from None
     if not no_samples:
         lawyer = demo_lawyer()
@@ -36,14 +38,19 @@ def demo(
                         lawyer.id, path.name, path.read_bytes(),
                         progress=lambda fraction, message, task=task: progress.update(task, completed=fraction))
                 except services.ServiceError as e:
-                    console.print(f"[red]{path.name}[/red]: {e}")
+                    console.print(f"[red]{escape(path.name)}[/red]: {escape(str(e))}")
                     continue
                 state = "already loaded" if result.duplicate else (
                     f"{result.n_clauses} clauses, {result.n_needs_review} for review")
-                console.print(f"{path.name}: {state}")
-    table = Table(title="Demo accounts")
-    for column in ("user", "password", "role"):
-        table.add_column(column)
-    for name, role, password in DEMO_ACCOUNTS:
-        table.add_row(name, password, role)
-    console.print(table)
+                console.print(f"{path.name}: {state}", markup=False, highlight=False)
+    roles = dict(DEMO_ACCOUNTS)
+    if created:
+        # Plain lines (not a table that may wrap): copied by people, parsed by the browser tests.
+        console.print("Demo accounts created; their passwords are shown this once and stored only as hashes:",
+                      style="bold", highlight=False)
+        for name, password in created.items():
+            console.print(f"  {name:<10} {roles[name]:<9} {password}", highlight=False, markup=False)
+    else:
+        console.print("Demo accounts already exist (" + ", ".join(roles) + "); their passwords were shown when "
+                      "they were made. New one: python -m app users reset-password NAME --generate",
+                      highlight=False, markup=False)

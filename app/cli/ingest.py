@@ -8,6 +8,7 @@ from pathlib import Path
 
 import typer
 
+from app.batch.report import printable
 from app.ingest import IngestError, ingest_path
 
 
@@ -34,7 +35,11 @@ def ingest(
             document, clauses = ingest_path(path)
         except IngestError as e:
             failed += 1
-            typer.echo(f"error: {e}", err=True)
+            typer.echo(printable(f"error: {e}"), err=True)
+            continue
+        except OSError as e:  # a symlink loop, a folder, a file gone: one line, and on to the next file
+            failed += 1
+            typer.echo(printable(f"error: {path}: cannot be read ({e.strerror or e})"), err=True)
             continue
         for c in clauses:
             if format is OutputFormat.jsonl:
@@ -45,10 +50,10 @@ def ingest(
             else:
                 preview = " ".join(c.text.split())
                 preview = preview if len(preview) <= 100 else preview[:99] + "…"
-                typer.echo(f"{document.name}\tp.{c.page}\t{c.number or '-'}\t{preview}")
+                typer.echo("\t".join(map(printable, (document.name, f"p.{c.page}", c.number or "-", preview))))
         if format is OutputFormat.text:
-            typer.echo(f"{document.name}: {len(clauses)} clauses, {document.page_count} page(s), "
-                       f"{document.format.upper()}", err=True)
+            typer.echo(printable(f"{document.name}: {len(clauses)} clauses, {document.page_count} page(s), "
+                                 f"{document.format.upper()}"), err=True)
     if failed:
         typer.echo(f"{failed} of {len(files)} file(s) could not be read", err=True)
         raise typer.Exit(1)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import typer
 
-from app.batch import BatchError, run_batch, write_summary
+from app.batch import BatchError, printable, run_batch, write_summary
 
 
 def score(
@@ -30,14 +30,15 @@ def score(
         result = run_batch(paths, output, model=model, db=db, uploader=uploader, engine=engine, workers=workers,
                            progress=not quiet)
     except BatchError as e:
-        typer.echo(f"error: {e}", err=True)
+        typer.echo(printable(f"error: {e}"), err=True)
         raise typer.Exit(2) from None
     report = result.report
     if summary is not None:
         write_summary(summary, result.summary())
     copies = f"{len(report.copies)} copies of another file, " if report.copies else ""
+    passed = f"{len(report.ignored)} passed over (listed above), " if report.ignored else ""
     typer.echo(f"{report.scored} contracts scored ({report.clauses} clauses), {report.skipped} already done, "
-               f"{copies}{len(report.failures)} failed{' (listed above)' if report.failures else ''}; "
-               f"results in {output}", err=True)
+               f"{copies}{passed}{len(report.failures)} failed{' (listed above)' if report.failures else ''}; "
+               + printable(f"results in {output}"), err=True)
     if report.failures:
         raise typer.Exit(1)

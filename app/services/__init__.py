@@ -19,25 +19,28 @@ from app.services.contracts import (archive_contract, default_scorer, get_contra
                                     store_scored_contract, upload_contract)
 from app.services.desk import (release_held_claims, reopen_clause, review_history, review_progress, submit_shown,
                                undo_last_review)
-from app.services.errors import (AuthError, ClaimExpired, InvalidFile, InvalidInput, InvalidLabel, ModelUnavailable,
-                                 NotFound, NotHeld, PermissionDenied, ServiceError)
+from app.services.errors import (AuthError, ClaimExpired, ClaimRequired, ContractArchived, InvalidFile, InvalidInput,
+                                 InvalidLabel, ModelUnavailable, NotFound, NotHeld, PermissionDenied, ServiceError)
 from app.services.export import EXPORT_FIELDS, export_contract_excel, export_labels, reviewed_clauses
-from app.services.review import CLAIM_TTL, MAX_COMMENT_CHARS, NEIGHBOURS, claim_next_review, release_claim, submit_review
+from app.services.review import (CLAIM_TTL, MAX_COMMENT_CHARS, NEIGHBOURS, claim_clause, claim_next_review,
+                                 release_claim, submit_review)
 from app.services.uow import UnitOfWork
-from app.services.users import MIN_PASSWORD_LENGTH, authenticate, list_users, register_user, set_user_active
+from app.services.users import (MIN_PASSWORD_LENGTH, LoginThrottled, authenticate, find_user, generate_password,
+                                list_users, register_user, set_password, set_role, set_user_active)
 from app.views import (AgreementStats, ClauseInfo, ContractDetail, ContractProgress, ContractSummary, DashboardStats,
                        Dispute, ExposureItem, HistoryItem, LabelAgreement, ModelVersionInfo, ReliabilityBin,
                        ReviewerAgreement, ReviewInfo, ReviewProgress, ReviewTask, UploadSummary, UserInfo)
 
 __all__ = [
     "CLAIM_TTL", "EXPORT_FIELDS", "MAX_COMMENT_CHARS", "MIN_PASSWORD_LENGTH", "NEIGHBOURS", "RELIABILITY_PNGS",
-    "AuthError", "ClaimExpired", "ClauseInfo", "ContractDetail", "ContractSummary", "DashboardStats",
-    "ExposureItem", "InvalidFile", "InvalidInput", "InvalidLabel", "ModelUnavailable", "ModelVersionInfo", "NotFound",
+    "AuthError", "ClaimExpired", "ClaimRequired", "ContractArchived", "ClauseInfo", "ContractDetail", "ContractSummary", "DashboardStats",
+    "ExposureItem", "InvalidFile", "LoginThrottled", "InvalidInput", "InvalidLabel", "ModelUnavailable", "ModelVersionInfo", "NotFound",
     "PermissionDenied", "ReliabilityBin", "ReviewInfo", "ReviewTask", "Scorer", "ServiceError", "UnitOfWork",
-    "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_next_review",
-    "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "get_contract",
+    "UploadSummary", "UserInfo", "activate_model_version", "archive_contract", "authenticate", "claim_clause", "claim_next_review",
+    "dashboard_stats", "default_scorer", "export_contract_excel", "export_labels", "find_user", "generate_password", "get_contract",
     "list_contracts", "list_model_versions", "list_users", "register_user", "release_claim", "reliability_diagram",
-    "reviewed_clauses", "set_user_active", "store_scored_contract", "submit_review", "upload_contract",
+    "reviewed_clauses", "set_password", "set_role", "set_user_active", "store_scored_contract", "submit_review",
+    "upload_contract",
     # the reviewer's desk (issue 13)
     "AgreementStats", "ContractProgress", "Dispute", "HistoryItem", "LabelAgreement", "NotHeld", "ReviewProgress",
     "ReviewerAgreement", "adjudicate", "agreement_stats", "list_disputes", "release_held_claims", "reopen_clause",

@@ -109,16 +109,7 @@ def list_disputes(user_id: int, *, uow: UnitOfWork | None = None) -> list[Disput
 
 def adjudicate(user_id: int, clause_id: int, label: str, comment: str = "", *,
                uow: UnitOfWork | None = None) -> ClauseInfo:
-    """Settle a clause: an adjudication review by an admin; retraining takes its label."""
-    check_label(label)
-    comment = _check_comment(comment)
-    with begin(uow) as uow:
-        session = uow.session
-        user = actor(session, user_id, "adjudicate")
-        clause = find_clause(session, clause_id)
-        append_review(session, user, clause, label, comment, uow.clock(), kind="adjudication")
-        session.flush()
-        session.refresh(clause, ["reviews"])
-        info = clause_info(clause, current_predictions(session, [clause.id])[clause.id])
-        uow.commit()
-    return info
+    """Settle a clause: an adjudication review by an admin (no claim needed); retraining takes its label."""
+    from app.services.review import submit_review
+
+    return submit_review(user_id, clause_id, label, comment, adjudicate=True, uow=uow)

@@ -17,8 +17,16 @@ class NotFound(ServiceError):
     """No such contract, clause, user or model version."""
 
 
-class ClaimExpired(ServiceError):
-    """The review claim lapsed and another reviewer holds the clause now."""
+class ClaimRequired(ServiceError):
+    """A review submitted without holding the clause's claim (claim it first, or adjudicate as an admin)."""
+
+
+class ClaimExpired(ClaimRequired):
+    """The review claim lapsed and another reviewer holds the clause now, or has reviewed it since."""
+
+
+class ContractArchived(ServiceError):
+    """The clause's contract is archived: it takes no more reviews."""
 
 
 class NotHeld(ClaimExpired):

@@ -9,6 +9,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from app.csv_cells import neutralise_row
 from app.db.models import Clause, Contract, Review
 from app.roles import ContractStatus
 from app.services.contracts import contract_detail
@@ -72,7 +73,7 @@ def export_labels(user_id: int, fmt: ExportFormat = "csv", *, contract_id: int |
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
-    writer.writerows(rows)
+    writer.writerows(map(neutralise_row, rows))  # no formula injection when opened in a spreadsheet
     return out.getvalue().encode()
 
 

@@ -1,4 +1,7 @@
-"""The review queue: claim the next clause, submit a confirmation or correction, release a claim."""
+"""The review queue: claim the next clause (or a given one), submit a confirmation or correction, release a claim.
+
+A review is accepted only from the reviewer holding the clause's claim, or from an admin adjudicating.
+"""
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -10,7 +13,7 @@ from sqlalchemy.orm import Session
 from app.db.models import Clause, Contract, Prediction, Review, User
 from app.queue_order import Candidate, deciding_clauses, prioritise
 from app.roles import ClauseStatus, ContractStatus
-from app.services.errors import ClaimExpired, InvalidInput
+from app.services.errors import ClaimExpired, ClaimRequired, ContractArchived, InvalidInput
 from app.services.uow import UnitOfWork, actor, audit, begin, check_label, clause_name, find_clause
 from app.views import ClauseInfo, ReviewTask, clause_info, clause_infos, current_predictions, load_clauses
 
@@ -133,29 +136,93 @@ def _review_task(session: Session, clause_id: int, expires_at: datetime) -> Revi
                       why=why_next(session, clause), reopened=clause.status != ClauseStatus.NEEDS_REVIEW)
 
 
-def submit_review(user_id: int, clause_id: int, label: str, comment: str = "", *,
+def claim_clause(user_id: int, clause_id: int, *, ttl: timedelta = CLAIM_TTL,
+                 uow: UnitOfWork | None = None) -> ReviewTask:
+    """Claim one given clause (queued, auto-accepted or reviewed) to review or correct it.
+
+    Refused when another reviewer holds a live claim on it or its contract is archived. Like
+    claim_next_review, the claim is a conditional UPDATE only one transaction can win.
+    """
+    with begin(uow) as uow:
+        user = actor(uow.session, user_id, "review")
+        session, now = uow.session, uow.clock()
+        clause = find_clause(session, clause_id)
+        _refuse_archived(clause)
+        won = session.execute(
+            update(Clause).where(Clause.id == clause.id, or_(Clause.claimed_by_id.is_(None),
+                                                             Clause.claimed_by_id == user.id,
+                                                             Clause.claim_expires_at <= now))
+            .values(claimed_by_id=user.id, claim_expires_at=now + ttl)
+            .execution_options(synchronize_session=False)).rowcount
+        if won != 1:
+            session.refresh(clause)
+            holder = session.get(User, clause.claimed_by_id)
+            raise ClaimExpired(f"{holder.name if holder else 'Another reviewer'} is reviewing "
+                               f"{clause_name(clause)} now; try again later.")
+        audit(session, user.id, "claim", "clause", clause.id, expires_at=(now + ttl).isoformat())
+        task = _review_task(session, clause.id, now + ttl)
+        uow.commit()
+    return task
+
+
+def _refuse_archived(clause: Clause) -> None:
+    if clause.contract.status == ContractStatus.ARCHIVED:
+        raise ContractArchived(f"{clause.contract.filename} is archived: its clauses take no reviews; "
+                               "upload it again to restore it.")
+
+
+def _check_claim(session: Session, clause: Clause, user: User, now: datetime) -> None:
+    """Refuse a submit by `user` unless the clause's claim is theirs.
+
+    A claim of their own that lapsed while nobody else took it is still theirs: any other claim
+    overwrites claimed_by_id and any other review clears it, so nothing can have happened in between.
+    """
+    if clause.claimed_by_id == user.id:
+        return
+    name = clause_name(clause)
+    if clause.claimed_by_id is not None:
+        holder = session.get(User, clause.claimed_by_id)
+        if clause.claim_expires_at is not None and clause.claim_expires_at > now:
+            raise ClaimExpired(f"Your claim on {name} expired and {holder.name} is reviewing it now; "
+                               "take the next clause.")
+        raise ClaimExpired(f"Your claim on {name} expired and {holder.name} took it over; take the next clause.")
+    last = session.scalar(select(Review).where(Review.clause_id == clause.id).order_by(Review.id.desc()).limit(1))
+    if last is not None and last.reviewer_id != user.id:
+        raise ClaimExpired(f"{last.reviewer.name} reviewed {name} after your claim lapsed "
+                           f"(as {last.new_label}); your review was not recorded; take the next clause.")
+    raise ClaimRequired(f"You do not hold a claim on {name}: take it from the review queue first.")
+
+
+def submit_review(user_id: int, clause_id: int, label: str, comment: str = "", *, adjudicate: bool = False,
                   uow: UnitOfWork | None = None) -> ClauseInfo:
     """Record a confirmation (same label) or correction; appended to the clause's history, never overwriting.
 
-    Works on queued and auto-accepted clauses alike. Raises ClaimExpired when another reviewer
-    holds the clause now (this reviewer's claim lapsed).
+    The reviewer must hold the clause's claim (claim_next_review or claim_clause): ClaimExpired when
+    another reviewer took it over or reviewed it since this reviewer's claim lapsed, ClaimRequired when
+    it was never claimed. adjudicate: an admin settles the clause without a claim (their review is
+    the latest word; a reviewer still holding the claim loses it). Archived contracts take no reviews
+    (ContractArchived).
     """
     check_label(label)
     comment = comment.strip()
     if len(comment) > MAX_COMMENT_CHARS:
         raise InvalidInput(f"A comment can have at most {MAX_COMMENT_CHARS} characters.")
     with begin(uow) as uow:
-        user = actor(uow.session, user_id, "review")
+        user = actor(uow.session, user_id, "adjudicate" if adjudicate else "review")
         session = uow.session
-        clause = find_clause(session, clause_id)
+        # The row lock (PostgreSQL; SQLite's IMMEDIATE transaction already serialises writers) keeps a
+        # racing claim from slipping in between the claim check and the review.
+        clause = session.get(Clause, clause_id, with_for_update=True, populate_existing=True)
+        if clause is None:
+            find_clause(session, clause_id)  # raises NotFound
         now = uow.clock()
-        if clause.claimed_by_id not in (None, user.id) and clause.claim_expires_at > now:
-            holder = session.get(User, clause.claimed_by_id)
-            raise ClaimExpired(f"Your claim on {clause_name(clause)} expired and {holder.name} is reviewing it now; "
-                               "take the next clause.")
+        _refuse_archived(clause)
+        if not adjudicate:
+            _check_claim(session, clause, user, now)
         prediction = current_predictions(session, [clause.id])[clause.id]
         review = Review(clause_id=clause.id, reviewer_id=user.id, previous_label=clause.label, new_label=label,
-                        model_label=prediction.label, comment=comment, created_at=now)
+                        model_label=prediction.label, comment=comment, created_at=now,
+                        kind="adjudication" if adjudicate else "review")
         session.add(review)
         clause.label, clause.status = label, ClauseStatus.REVIEWED
         clause.claimed_by_id, clause.claim_expires_at = None, None
@@ -164,8 +231,8 @@ def submit_review(user_id: int, clause_id: int, label: str, comment: str = "", *
         if contract.status == ContractStatus.IN_REVIEW and session.scalar(select(func.count()).where(
                 Clause.contract_id == contract.id, Clause.status == ClauseStatus.NEEDS_REVIEW)) == 0:
             contract.status = ContractStatus.COMPLETE
-        audit(session, user.id, "review", "clause", clause.id, previous_label=review.previous_label,
-               new_label=label, comment=comment)
+        audit(session, user.id, "adjudicate" if adjudicate else "review", "clause", clause.id,
+              previous_label=review.previous_label, new_label=label, comment=comment)
         session.flush()
         session.refresh(clause, ["reviews"])
         info = clause_info(clause, prediction)

@@ -13,7 +13,8 @@ with st.form("login_form"):
 
 if submitted:
     try:
-        st.session_state.user = services.authenticate(username, password)
+        # The browser's address (None when Streamlit cannot tell) for the per-client log-in throttle.
+        st.session_state.user = services.authenticate(username, password, client=st.context.ip_address)
     except services.ServiceError as e:
         st.error(str(e))
     else:

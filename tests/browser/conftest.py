@@ -23,6 +23,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 STARTUP_TIMEOUT_S = 120
 # The first use of the real model converts its embedded GGUF base (minutes), then scores on 2 CPU cores.
 SCORING_TIMEOUT_S = 1800
+DEMO_PASSWORDS: dict[str, str] = {}  # filled by app_env from what `python -m app demo` printed
 QUEUE_SAMPLE = ROOT / "samples" / "paxmedica-master-service-agreement.txt"  # fills the review queue up front
 
 
@@ -63,6 +64,11 @@ def app_env(tmp_path_factory, tiny_model_dir) -> dict[str, str]:
     done = subprocess.run([sys.executable, "-m", "app", "demo", str(QUEUE_SAMPLE)], cwd=ROOT, env=env,
                           capture_output=True, text=True, timeout=SCORING_TIMEOUT_S)
     assert done.returncode == 0, done.stdout + done.stderr
+    # The demo passwords are made per install and printed once.
+    from app.demo import passwords_in
+
+    DEMO_PASSWORDS.update(passwords_in(done.stdout))
+    assert len(DEMO_PASSWORDS) == 4, done.stdout
     return env
 
 

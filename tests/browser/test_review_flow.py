@@ -10,13 +10,12 @@ import openpyxl
 import pytest
 from playwright.sync_api import Page, expect
 
-from app.demo import DEMO_ACCOUNTS
 from app.taxonomy import LABELS
-from tests.browser.conftest import SCORING_TIMEOUT_S
+from tests.browser.conftest import DEMO_PASSWORDS, SCORING_TIMEOUT_S
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.browser
-PASSWORDS = {name: password for name, _, password in DEMO_ACCOUNTS}
+PASSWORDS = DEMO_PASSWORDS  # filled when the app_env fixture has run the demo command
 
 
 def wait_idle(page: Page) -> None:

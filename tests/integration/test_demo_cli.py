@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 from app import services
 from app.cli import cli
 from app.config import get_settings
-from app.demo import DEMO_ACCOUNTS
+from app.demo import DEMO_ACCOUNTS, passwords_in
 from tests.browser.conftest import _tiny_default_version
 from tests.conftest import ROOT
 
@@ -30,14 +30,17 @@ def test_demo_creates_the_accounts_and_loads_the_sample_once(env):
     first = runner.invoke(cli, ["demo", str(SAMPLE)])
     assert first.exit_code == 0, first.output
     assert f"{SAMPLE.name}: " in first.output and " for review" in first.output
-    for name, role, password in DEMO_ACCOUNTS:
-        assert services.authenticate(name, password).role == role
-        assert password in first.output
+    passwords = passwords_in(first.output)
+    assert set(passwords) == {name for name, _ in DEMO_ACCOUNTS}
+    for name, role in DEMO_ACCOUNTS:
+        assert services.authenticate(name, passwords[name]).role == role
+    assert len(set(passwords.values())) == 4
 
     again = runner.invoke(cli, ["demo", str(SAMPLE)])
     assert again.exit_code == 0, again.output
     assert f"{SAMPLE.name}: already loaded" in again.output
-    lawyer = services.authenticate("lawyer", DEMO_ACCOUNTS[0][2])
+    assert passwords_in(again.output) == {} and "already exist" in again.output  # shown once only
+    lawyer = services.authenticate("lawyer", passwords["lawyer"])
     assert [c.filename for c in services.list_contracts(lawyer.id)] == [SAMPLE.name]
 
 

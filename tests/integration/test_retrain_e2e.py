@@ -66,6 +66,9 @@ def world(tmp_path_factory, tiny_model_dir, cuad_dir):
     mp.setenv("LEXDORA_DATABASE_URL", f"sqlite:///{tmp / 'lexdora.db'}")
     mp.setenv("LEXDORA_UPLOAD_DIR", str(tmp / "uploads"))
     mp.setenv("LEXDORA_DEVICE", "cpu")
+    # A 30-contract slice has fewer test clauses than the gate needs to decide on real data; this test
+    # checks the flow (the gate's own rules are tests/unit/test_retrain_gate.py).
+    mp.setattr("training.retrain.MIN_GATE_CLAUSES", 1)
     get_settings.cache_clear()
     config = TrainConfig(base_model=str(tiny_model_dir), method="dora", r=4, alpha=8, learning_rate=5e-3,
                          max_steps=20, batch_size=16, eval_batch_size=64, max_length=64, logging_steps=10,
@@ -108,11 +111,15 @@ def test_corrections_flow_into_retraining_and_a_worse_candidate_is_not_promoted(
                                     (cuad_dir / "contracts_txt" / f"{test_contract}.txt").read_bytes())
     acme_clauses = {c.number: c for c in services.get_contract(lawyer.id, acme.contract_id).clauses}
     unlimited, cap = acme_clauses["2"], acme_clauses["3"]
-    services.submit_review(rita.id, unlimited.id, "carve_out")
-    services.submit_review(sam.id, unlimited.id, "uncapped")  # the latest review wins; a disagreement
-    services.submit_review(rita.id, cap.id, "cap_and_collar")
+    def review(who, clause_id, label):  # a review needs the clause's claim
+        services.claim_clause(who.id, clause_id)
+        services.submit_review(who.id, clause_id, label)
+
+    review(rita, unlimited.id, "carve_out")
+    review(sam, unlimited.id, "uncapped")  # the latest review wins; a disagreement
+    review(rita, cap.id, "cap_and_collar")
     test_clause = services.get_contract(lawyer.id, held.contract_id).clauses[3]
-    services.submit_review(rita.id, test_clause.id, "carve_out")
+    review(rita, test_clause.id, "carve_out")
 
     # 3. --dry-run shows the plan and trains nothing.
     capsys.readouterr()

@@ -61,3 +61,39 @@ def test_users_list_shows_roles():
 def test_help_has_an_example():
     result = runner.invoke(cli, ["users", "add", "--help"])
     assert result.exit_code == 0 and "python -m app users add rita --role reviewer" in result.output
+
+
+def test_disable_enable_reset_password_and_set_role():
+    runner.invoke(cli, ["users", "add", "rita", "--role", "reviewer", "--password", "rita-pass"])
+    runner.invoke(cli, ["users", "add", "ann", "--role", "admin", "--password", "ann-pass-1"])
+    result = runner.invoke(cli, ["users", "disable", "rita"])
+    assert result.exit_code == 0 and "disabled rita" in result.output
+    with pytest.raises(services.AuthError):
+        services.authenticate("rita", "rita-pass")
+    assert "rita\treviewer\tdisabled" in runner.invoke(cli, ["users", "list"]).output
+    assert runner.invoke(cli, ["users", "enable", "rita"]).exit_code == 0
+    assert services.authenticate("rita", "rita-pass").active
+
+    result = runner.invoke(cli, ["users", "reset-password", "rita", "--generate"])
+    assert result.exit_code == 0, result.output
+    new = result.output.strip().rsplit(" ", 1)[1]
+    assert len(new) >= 16 and services.authenticate("rita", new).name == "rita"
+    result = runner.invoke(cli, ["users", "reset-password", "rita"], input="typed-pass-1\ntyped-pass-1\n")
+    assert result.exit_code == 0 and "typed-pass-1" not in result.output.split("\n")[-2]
+    assert services.authenticate("rita", "typed-pass-1").name == "rita"
+
+    result = runner.invoke(cli, ["users", "set-role", "rita", "admin"])
+    assert result.exit_code == 0 and "rita is now admin" in result.output
+    assert services.authenticate("rita", "typed-pass-1").role == "admin"
+
+
+@pytest.mark.parametrize("args, message", [
+    (["users", "disable", "ghost"], "No user named 'ghost'"),
+    (["users", "set-role", "ann", "lawyer"], "ann is the only active admin"),
+    (["users", "disable", "ann"], "ann is the only active admin"),
+    (["users", "set-role", "ann", "boss"], "Unknown role 'boss'"),
+])
+def test_account_changes_refused_with_one_line(args, message):
+    runner.invoke(cli, ["users", "add", "ann", "--role", "admin", "--password", "ann-pass-1"])
+    result = runner.invoke(cli, args)
+    assert result.exit_code == 1 and message in result.output and "Traceback" not in result.output

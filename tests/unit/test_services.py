@@ -204,6 +204,101 @@ def test_a_disabled_user_cannot_log_in_or_act_and_keeps_their_history(uow, peopl
     assert services.authenticate("rita", "rita-pass", uow=uow()) == rita
 
 
+def _attempt(uow, name: str, password: str, client: str | None = None):
+    """One log-in: the user, or the AuthError it raised."""
+    try:
+        return services.authenticate(name, password, client=client, uow=uow())
+    except services.AuthError as e:
+        return e
+
+
+def test_the_right_password_after_30_wrong_ones_is_refused_during_the_back_off(uow, people, clock, factory):
+    # An attacker going as fast as the throttle lets them: 30 wrong passwords, then the right one.
+    wrong = 0
+    while wrong < 30:
+        result = _attempt(uow, "rita", f"guess-{wrong}")
+        if isinstance(result, services.LoginThrottled):
+            clock.advance(seconds=int(re.search(r"in (\d+) (\w+)", str(result)).group(1)) *
+                          (60 if "minute" in str(result) else 1))
+            continue
+        assert str(result) == "Wrong user name or password."
+        wrong += 1
+    with pytest.raises(services.LoginThrottled, match="Too many failed log-ins; try again in 15 minutes"):
+        services.authenticate("rita", "rita-pass", uow=uow())
+    clock.advance(minutes=14)
+    with pytest.raises(services.LoginThrottled):
+        services.authenticate("rita", "rita-pass", uow=uow())
+    clock.advance(minutes=1, seconds=1)
+    assert services.authenticate("rita", "rita-pass", uow=uow()) == people["reviewer"]
+    assert "login_throttled" in actions(factory)
+    # A success starts the count afresh: the next typo costs no wait.
+    assert str(_attempt(uow, "rita", "typo")) == "Wrong user name or password."
+    assert services.authenticate("rita", "rita-pass", uow=uow()) == people["reviewer"]
+
+
+def test_the_back_off_doubles_per_failure_and_applies_to_unknown_names_alike(uow, people, clock):
+    for name in ("rita", "nobody"):
+        for _ in range(services.users.FREE_FAILURES):
+            assert not isinstance(_attempt(uow, name, "wrong"), services.LoginThrottled)
+        waits = []
+        for _ in range(4):
+            result = _attempt(uow, name, "wrong")
+            assert isinstance(result, services.LoginThrottled)
+            waits.append(int(re.search(r"in (\d+) seconds", str(result)).group(1)))
+            clock.advance(seconds=waits[-1])
+            assert str(_attempt(uow, name, "wrong")) == "Wrong user name or password."
+        assert waits == [1, 2, 4, 8], name
+
+
+def test_one_client_trying_many_names_is_throttled(uow, people, clock):
+    for i in range(services.users.FREE_CLIENT_FAILURES):
+        assert str(_attempt(uow, f"user{i}", "wrong", client="203.0.113.9")) == "Wrong user name or password."
+    assert isinstance(_attempt(uow, "rita", "rita-pass", client="203.0.113.9"), services.LoginThrottled)
+    assert _attempt(uow, "rita", "rita-pass", client="198.51.100.1") == people["reviewer"]  # another client
+    clock.advance(seconds=2)
+    assert _attempt(uow, "rita", "rita-pass", client="203.0.113.9") == people["reviewer"]
+
+
+def test_failed_log_ins_keep_no_typed_text_unless_it_names_a_user(uow, people, factory):
+    _attempt(uow, "my-secret-password", "x", client="10.0.0.1\x1b[2J")
+    _attempt(uow, "rita", "wrong")
+    with factory() as s:
+        rows = s.execute(select(AuditEvent.user_id, AuditEvent.detail)
+                         .where(AuditEvent.action == "login_failed").order_by(AuditEvent.id)).all()
+    (unknown_id, unknown), (rita_id, rita) = rows
+    assert unknown_id is None and "my-secret-password" not in json.dumps(unknown)
+    assert unknown["who"] == services.users.name_key("my-secret-password") and "name" not in unknown
+    assert unknown["client"] == "10.0.0.1?[2J"
+    assert rita_id == people["reviewer"].id and rita["name"] == "rita"
+
+
+def test_admins_reset_passwords_and_change_roles_but_never_remove_the_last_admin(uow, people, factory):
+    admin, rita = people["admin"], people["reviewer"]
+    services.set_password(rita.id, "new-rita-pass", actor_id=admin.id, uow=uow())
+    assert isinstance(_attempt(uow, "rita", "rita-pass"), services.AuthError)
+    assert services.authenticate("rita", "new-rita-pass", uow=uow()).id == rita.id
+    with pytest.raises(services.InvalidInput, match="at least 8"):
+        services.set_password(rita.id, "short", uow=uow())
+    with pytest.raises(services.PermissionDenied):
+        services.set_password(admin.id, "taken-over!", actor_id=rita.id, uow=uow())
+    assert services.set_role(rita.id, "lawyer", actor_id=admin.id, uow=uow()).role == "lawyer"
+    with pytest.raises(services.PermissionDenied, match="A lawyer cannot review"):
+        services.claim_next_review(rita.id, uow=uow())
+    with pytest.raises(services.InvalidInput, match="Unknown role"):
+        services.set_role(rita.id, "root", uow=uow())
+    with pytest.raises(services.InvalidInput, match="only active admin"):
+        services.set_role(admin.id, "lawyer", uow=uow())
+    with pytest.raises(services.InvalidInput, match="only active admin"):
+        services.set_user_active(None, admin.id, False, uow=uow())
+    assert {"reset_password", "set_role"} <= set(actions(factory))
+
+
+def test_disabling_a_reviewer_puts_their_claim_back_in_the_queue(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.set_user_active(None, people["reviewer"].id, False, uow=uow())
+    assert services.claim_next_review(people["reviewer2"].id, uow=uow()).clause.id == task.clause.id
+
+
 # ---------------------------------------------------------------- upload
 
 def test_upload_stores_clauses_in_order_with_routed_predictions(uow, contract, factory, settings):
@@ -365,6 +460,67 @@ def test_expired_claim_nobody_took_can_still_be_submitted(uow, contract, people,
     assert info.status == "reviewed"
 
 
+def test_a_late_review_after_another_reviewer_took_over_and_reviewed_is_refused(uow, contract, people, clock,
+                                                                                 factory):
+    # r1's claim lapses, r2 claims and reviews, r1 submits late: r2's review stands.
+    first = services.claim_next_review(people["reviewer"].id, uow=uow())
+    clock.advance(minutes=16)
+    second = services.claim_next_review(people["reviewer2"].id, uow=uow())
+    assert second.clause.id == first.clause.id
+    services.submit_review(people["reviewer2"].id, second.clause.id, "carve_out", uow=uow())
+    with pytest.raises(services.ClaimExpired, match="ray reviewed clause 3 after your claim lapsed"):
+        services.submit_review(people["reviewer"].id, first.clause.id, "capped", uow=uow())
+    with factory() as s:
+        assert s.scalars(select(Review.new_label).where(Review.clause_id == first.clause.id)).all() == ["carve_out"]
+        assert s.get(Clause, first.clause.id).label == "carve_out"
+
+
+def test_a_late_review_after_another_reviewer_took_over_an_expired_claim_is_refused(uow, contract, people, clock):
+    first = services.claim_next_review(people["reviewer"].id, uow=uow())
+    clock.advance(minutes=16)
+    services.claim_next_review(people["reviewer2"].id, uow=uow())
+    clock.advance(minutes=16)  # ray's claim lapsed too, but it is still ray's
+    with pytest.raises(services.ClaimExpired, match="ray took it over"):
+        services.submit_review(people["reviewer"].id, first.clause.id, "capped", uow=uow())
+
+
+def test_a_review_of_an_unclaimed_clause_is_refused_but_an_admin_may_adjudicate(uow, contract, people, factory):
+    with pytest.raises(services.ClaimRequired, match="You do not hold a claim on clause 1"):
+        services.submit_review(people["reviewer"].id, 1, "capped", uow=uow())
+    with pytest.raises(services.ClaimRequired):  # an admin too, unless adjudicating explicitly
+        services.submit_review(people["admin"].id, 1, "capped", uow=uow())
+    with pytest.raises(services.PermissionDenied, match="A reviewer cannot settle reviewers' disagreements"):
+        services.submit_review(people["reviewer"].id, 1, "capped", adjudicate=True, uow=uow())
+    info = services.submit_review(people["admin"].id, 1, "capped", "settled", adjudicate=True, uow=uow())
+    assert info.label == "capped" and "adjudicate" in actions(factory)
+
+
+def test_an_adjudication_takes_the_claim_from_the_reviewer(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.submit_review(people["admin"].id, task.clause.id, "capped", adjudicate=True, uow=uow())
+    with pytest.raises(services.ClaimExpired, match="ann reviewed"):
+        services.submit_review(people["reviewer"].id, task.clause.id, "uncapped", uow=uow())
+
+
+def test_claim_clause_claims_a_given_clause_unless_someone_else_holds_it(uow, contract, people):
+    task = services.claim_clause(people["reviewer"].id, 1, uow=uow())
+    assert task.clause.id == 1
+    with pytest.raises(services.ClaimExpired, match="rita is reviewing clause 1 now"):
+        services.claim_clause(people["reviewer2"].id, 1, uow=uow())
+    assert services.submit_review(people["reviewer"].id, 1, "capped", uow=uow()).label == "capped"
+
+
+def test_archived_contracts_refuse_reviews_and_claims(uow, contract, people):
+    task = services.claim_next_review(people["reviewer"].id, uow=uow())
+    services.archive_contract(people["lawyer"].id, contract.contract_id, uow=uow())
+    with pytest.raises(services.ContractArchived, match="msa.txt is archived"):
+        services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
+    with pytest.raises(services.ContractArchived):
+        services.submit_review(people["admin"].id, task.clause.id, "capped", adjudicate=True, uow=uow())
+    with pytest.raises(services.ContractArchived):
+        services.claim_clause(people["reviewer2"].id, task.clause.id, uow=uow())
+
+
 def test_skipping_releases_the_claim_and_serves_the_next(uow, contract, people):
     first = services.claim_next_review(people["reviewer"].id, uow=uow())
     second = services.claim_next_review(people["reviewer"].id, exclude=[first.clause.id], uow=uow())
@@ -391,7 +547,7 @@ def test_corrections_are_appended_not_overwritten(uow, contract, people, factory
     task = services.claim_next_review(people["reviewer"].id, uow=uow())
     services.submit_review(people["reviewer"].id, task.clause.id, "capped", "no basket really", uow=uow())
     info = services.submit_review(people["admin"].id, task.clause.id, "cap_and_collar", "there is a basket",
-                                  uow=uow())
+                                  adjudicate=True, uow=uow())
     with factory() as s:
         history = s.execute(select(Review.previous_label, Review.new_label, Review.model_label, Review.comment)
                             .where(Review.clause_id == task.clause.id).order_by(Review.id)).all()
@@ -442,6 +598,17 @@ def test_export_contains_the_latest_correction(uow, contract, people):
     assert len(lines) == 6 and json.loads(lines[2])["label"] == "capped"
 
 
+def test_the_labels_csv_has_no_formula_cells(uow, people, upload):
+    text = CONTRACT + "\n=HYPERLINK(\"http://x\",\"y\")\n\n@SUM(A1) and -1+2\n"
+    summary = upload(people["lawyer"].id, "=f.txt", text.encode(), scorer_factory=FakeScorer, policy=POLICY,
+                     uow=uow())
+    data = services.export_labels(people["lawyer"].id, "csv", contract_id=summary.contract_id, uow=uow()).decode()
+    rows = list(csv.DictReader(io.StringIO(data)))
+    assert rows[0]["filename"] == "'=f.txt"
+    assert [r["text"][:3] for r in rows[-2:]] == ["'=H", "'@S"]
+    assert all(not v or v[0] not in "=+-@\t\r" for r in rows for v in r.values())
+
+
 def test_excel_report_keeps_formula_like_text_as_text(uow, people, upload):
     text = CONTRACT + "\n=HYPERLINK(\"http://x\")\n"
     summary = upload(people["lawyer"].id, "f.txt", text.encode(), scorer_factory=FakeScorer,
@@ -458,8 +625,9 @@ def test_excel_report_keeps_formula_like_text_as_text(uow, people, upload):
 def test_reviewed_clauses_give_the_settled_label_and_each_reviewers_last_word(uow, contract, people):
     task = services.claim_next_review(people["reviewer"].id, uow=uow())
     services.submit_review(people["reviewer"].id, task.clause.id, "capped", uow=uow())
-    services.submit_review(people["reviewer2"].id, task.clause.id, "cap_and_collar", uow=uow())
-    services.submit_review(people["reviewer"].id, task.clause.id, "cap_and_collar", uow=uow())
+    for who in ("reviewer2", "reviewer"):  # a reviewed clause is claimed by id to be reviewed again
+        services.claim_clause(people[who].id, task.clause.id, uow=uow())
+        services.submit_review(people[who].id, task.clause.id, "cap_and_collar", uow=uow())
     [row] = services.reviewed_clauses(uow=uow())
     assert (row["clause_id"], row["label"], row["model_label"], row["filename"]) == \
         (task.clause.id, "cap_and_collar", "cap_and_collar", "msa.txt")
