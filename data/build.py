@@ -324,7 +324,9 @@ def build_dataset(config: DataConfig | None = None, corrections: list[dict] | No
     kept.sort(key=lambda r: r["id"])
     ds = DatasetDict({s: Dataset.from_dict({k: [r[k] for r in kept if r["split"] == s] for k in RECORD_FIELDS})
                       for s in SPLITS})
-    by_contract = {r["contract"]: r["split"] for r in kept if r["source"] != SYNTHETIC}
+    # Every contract of the sources, not only those with a kept record: a contract whose segments were all
+    # sampled away must stay in its split when a fixed split rebuilds the dataset, or the sampling shifts.
+    by_contract = {c: s for c, s in split.items() if c != SYNTHETIC}
     return ds, DatasetInfo(data_hash(kept), counts, by_contract, dropped, notes)
 
 

@@ -10,7 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from app.batch.report import BatchError
-from app.ingest import Clause, Document, IngestError, ingest_bytes
+from app.ingest import Clause, Document, IngestError, read_path
+from app.ingest.guard import ingest_bytes_guarded
 
 # Suffixes picked up when walking a folder; files named explicitly are always tried, since the
 # reader detects the format from the bytes and reports a wrong one as a bad file.
@@ -117,16 +118,21 @@ class IngestedContract:
 
 
 def read_contract(path: Path, done: frozenset[str] | set[str] = frozenset()) -> IngestedContract:
-    """Read, hash and segment one file; a file whose hash is in `done` is not segmented."""
+    """Read, hash and segment one file; a file whose hash is in `done` is not segmented.
+
+    Reading checks the size before it reads (read_path), and segmenting runs in a child process with
+    a time and memory budget (app/ingest/guard.py): one crafted file cannot stall or sink a batch."""
     try:
-        data = path.read_bytes()
+        data = read_path(path)
+    except IngestError as e:
+        return IngestedContract(path, "", error=str(e))
     except OSError as e:
         return IngestedContract(path, "", error=f"cannot read the file ({e.strerror})")
     sha = sha256_of(data)
     if sha in done:
         return IngestedContract(path, sha)
     try:
-        document, clauses = ingest_bytes(data, path.name)
+        document, clauses = ingest_bytes_guarded(data, path.name)
     except IngestError as e:
         return IngestedContract(path, sha, error=str(e))
     if not clauses:

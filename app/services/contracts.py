@@ -14,7 +14,8 @@ from sqlalchemy.orm import Session
 from app.config import Settings, get_settings
 from app.db.models import Clause, Contract, Prediction
 from app.exposure import ClauseFacts, exposure_lines
-from app.ingest import Document, IngestError, ingest_bytes
+from app.ingest import Document, IngestError
+from app.ingest.guard import ingest_bytes_guarded
 from app.registry import ModelVersionNotFound
 from app.roles import ClauseStatus, ContractStatus, Role
 from app.routing import Policy, load_policy
@@ -40,7 +41,7 @@ def default_scorer() -> Scorer:
 
 def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progress | None = None,
                     scorer_factory: Callable[[], Scorer] = default_scorer, policy: Policy | None = None,
-                    settings: Settings | None = None, ingest: Ingest = ingest_bytes,
+                    settings: Settings | None = None, ingest: Ingest = ingest_bytes_guarded,
                     uow: UnitOfWork | None = None) -> UploadSummary:
     """Ingest, score and route one uploaded file; the same bytes uploaded again return duplicate=True.
 

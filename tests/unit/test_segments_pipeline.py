@@ -155,3 +155,12 @@ def test_the_ensemble_weight_is_chosen_on_validation_and_zero_when_the_companion
     weak[np.arange(600), y] += 0.5
     scores = choose_weight(weak, good, y, np.ones(600), candidates=(0.0, 1.0))
     assert scores[1.0] > scores[0.0]
+
+
+def test_a_rebuild_with_the_saved_split_is_the_same_dataset(segment_config):
+    # contracts whose segments are all sampled away must still be in the saved split, or a rebuild
+    # (evaluation, retraining) would draw another sample
+    ds, info = build_dataset(segment_config)
+    again, info2 = build_dataset(segment_config, fixed_split=info.split_by_contract)
+    assert info2.data_hash == info.data_hash
+    assert list(again["validation"]["id"]) == list(ds["validation"]["id"])
