@@ -157,10 +157,16 @@ def test_the_ensemble_weight_is_chosen_on_validation_and_zero_when_the_companion
     assert scores[1.0] > scores[0.0]
 
 
-def test_a_rebuild_with_the_saved_split_is_the_same_dataset(segment_config):
-    # contracts whose segments are all sampled away must still be in the saved split, or a rebuild
-    # (evaluation, retraining) would draw another sample
-    ds, info = build_dataset(segment_config)
-    again, info2 = build_dataset(segment_config, fixed_split=info.split_by_contract)
+def test_a_rebuild_with_the_saved_split_is_the_same_dataset(segment_config, tmp_path):
+    # Contracts whose segments are all unread and sampled away must still be in the saved split, or a
+    # rebuild (evaluation, retraining) would put them in train and draw another sample.
+    rows = [json.loads(x) for x in segment_config.segments_path.read_text().splitlines()]
+    rows += [{"id": f"U{c}-{k}", "contract": f"quiet-{c}", "heading": "", "text": f"u {c} {k}", "label": "none",
+              "label_source": "auto_none", "confidence": "high"} for c in range(30) for k in range(2)]
+    config = segment_config.model_copy(update={"segments_path": _write(tmp_path / "more.jsonl", rows),
+                                                "eval_auto_none_fraction": 0.05, "auto_none_pool": 5})
+    ds, info = build_dataset(config)
+    assert any(c.startswith("quiet-") and s != "train" for c, s in info.split_by_contract.items())
+    again, info2 = build_dataset(config, fixed_split=info.split_by_contract)
     assert info2.data_hash == info.data_hash
     assert list(again["validation"]["id"]) == list(ds["validation"]["id"])
