@@ -1,6 +1,6 @@
 """Add a lexical companion (app/lexical.py) to a model version, only if it wins on validation.
 
-    python -m training.ensemble --model VERSION [--weights 0 0.25 0.5 1 2]
+    python -m training.ensemble --model VERSION [--weights 0 0.25 0.5 1 2 4 8]
 
 Fits TF-IDF + logistic regression on the version's own training split (the same records, headings
 as the model reads them), then for each weight w scores validation segments with
@@ -21,7 +21,7 @@ import numpy as np
 from app.registry import ModelVersionNotFound, Registry
 from training.evaluate import EvaluationError, label_ids, segment_rows, version_dataset, version_logits, weights_of
 
-DEFAULT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0)
+DEFAULT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
 def fit_lexical(ds, use_headings: bool):
