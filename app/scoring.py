@@ -112,6 +112,9 @@ class QuestionRule(BaseModel):
         "max_prob: Yes when the clause most likely to map reaches `threshold`."))
     threshold: float | None = Field(default=None, ge=0.0, le=1.0, description=(
         "For max_prob: the summed probability of the mapped labels a clause must reach."))
+    fitted_on: str = Field(default="", description="What the threshold was fitted on (training.thresholds).")
+    validation_f1: float | None = Field(default=None, ge=0.0, le=1.0,
+                                        description="Contract-level F1 of the rule where it was fitted.")
 
     @model_validator(mode="after")
     def _threshold_for_max_prob(self) -> QuestionRule:

@@ -1,7 +1,7 @@
 """What a batch writes: one row per clause (JSONL or CSV, also the resume log) and a per-contract summary.
 
 Text cells of the CSV files that a spreadsheet would read as formulas are written with a leading
-apostrophe (app.csv_cells) and read back without it.
+apostrophe (app.safe_csv) and read back without it.
 
 `finish_contract` is the one sequence both engines run on each contract: fail, skip, score, store,
 write, in that order.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 from app.batch.inputs import IngestedContract
 from app.batch.report import BatchError, BatchReport
-from app.csv_cells import neutralise_row, restore_row
+from app.safe_csv import neutralise_row, restore_row
 from app.scoring import ContractRule, ScoredClause, contract_answers
 from app.taxonomy import BUCKETS, LABEL_IDS
 

@@ -9,7 +9,7 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.csv_cells import neutralise_row
+from app.safe_csv import neutralise_row
 from app.db.models import Clause, Contract, Review
 from app.roles import ContractStatus
 from app.services.contracts import contract_detail

@@ -17,8 +17,9 @@ pytestmark = pytest.mark.integration
 
 def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
     """Probabilities computed without app.classifier: the version's files read with transformers and peft,
-    a long clause cut to its first and last tokens as the card says, logits divided by calibration.json's
-    temperature plus its per-label bias, then a softmax."""
+    a long clause cut to its first and last tokens as the card says, the lexical companion's weighted
+    logits added when the card keeps one, divided by calibration.json's temperature plus its per-label
+    bias, then a softmax."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -36,13 +37,22 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
     base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=len(LABEL_IDS),
                                                               dtype=torch.float32)
     model = PeftModel.from_pretrained(base, version_dir / "adapter").eval()
+    weight = float((card.get("ensemble") or {}).get("lexical_weight") or 0.0)
+    lexical = None
+    if weight:
+        from app.lexical import LexicalModel
+
+        lexical = LexicalModel.load(version_dir / "lexical")
     out = []
     with torch.no_grad():
         for text in texts:
             ids = tokenizer(text)["input_ids"]
             if len(ids) > max_length:
                 ids = ids[:max_length - tail] + ids[len(ids) - tail:]
-            logits = model(input_ids=torch.tensor([ids])).logits[0].double() / temperature + bias
+            logits = model(input_ids=torch.tensor([ids])).logits[0].double()
+            if lexical is not None:
+                logits = logits + weight * torch.tensor(lexical.logits([text])[0], dtype=torch.float64)
+            logits = logits / temperature + bias
             out.append(torch.softmax(logits, dim=-1).numpy())
     return np.stack(out)
 

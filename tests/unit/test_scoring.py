@@ -115,3 +115,23 @@ def test_an_invalid_rule_names_the_version_and_the_field(tmp_path, bad, message)
     (tmp_path / "card.json").write_text(json.dumps({"contract_rule": bad}))
     with pytest.raises(ContractRuleError, match=f"model version 'v1' has an invalid contract_rule: .*{message}"):
         contract_rule(ModelVersion("v1", tmp_path))
+
+
+def test_the_contract_rule_that_training_writes_is_read_back():
+    # the card entry training.thresholds.fit_contract_rule writes must be a rule scoring accepts
+    import numpy as np
+
+    from app.scoring import ContractRule
+    from app.taxonomy import LABEL2ID
+    from training.evaluate import cuad_contract_answers
+    from training.thresholds import fit_contract_rule
+
+    answers = cuad_contract_answers()
+    names = sorted(answers)[:8]
+    probs = np.zeros((len(names), 7))
+    for i, name in enumerate(names):
+        yes = answers[name]["cuad_cap"] == "Yes"
+        probs[i, LABEL2ID["capped"]], probs[i, LABEL2ID["none"]] = (0.9, 0.1) if yes else (0.1, 0.9)
+    written = fit_contract_rule(probs, [{"contract": n} for n in names])
+    rule = ContractRule(**written)
+    assert rule.cap.method == "max_prob" and 0.1 < rule.cap.threshold <= 0.9
