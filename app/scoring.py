@@ -85,6 +85,12 @@ def score_clauses(clauses: Sequence[HasText], classifier: Scorer, policy: Policy
     return out
 
 
+def decisions(probs: Sequence[Sequence[float]], policy: Policy) -> list[Decision]:
+    """The routing decision of each row of probabilities (LABEL_IDS order), made exactly as score_clauses
+    makes it (same rounding): evaluation and threshold fitting judge the decisions the product takes."""
+    return [score_one(None, row, policy, "").decision for row in probs]
+
+
 def score_one(clause: HasText, probs: Sequence[float], policy: Policy, model_version: str) -> ScoredClause:
     """Route one clause from its probabilities (LABEL_IDS order): for callers that ran the model elsewhere (Ray)."""
     probabilities = {label: round(float(p), PROB_DECIMALS) for label, p in zip(LABEL_IDS, probs, strict=True)}

@@ -88,7 +88,7 @@ def markdown(report: dict) -> str:
     rows, cfg = report["rows"], report["config"]
     top = f" of the top {cfg['adapt_top_layers']} layers" if cfg["adapt_top_layers"] else ""
     head = ["model", "steps", "lr", "accuracy", "macro-F1", *[f"F1 `{x}`" for x in LABEL_IDS],
-            "FP `uncapped` rate", "trainable params", "wall time s", "peak memory MB", "mean step s"]
+            "wrong share of `uncapped` predictions", "trainable params", "wall time s", "peak memory MB", "mean step s"]
     lines = [f"# LoRA vs DoRA vs TF-IDF ({report['config_path']})", "",
              f"Real CUAD test clauses: {rows[0]['metrics']['n']} from contracts unseen in training "
              f"(data hash `{report['data_hash'][:16]}`). LoRA and DoRA: rank {cfg['r']}, alpha {cfg['alpha']}, "
@@ -103,7 +103,7 @@ def markdown(report: dict) -> str:
     for r in rows:
         m = r["metrics"]
         f1 = [("-" if m["per_label_f1"][x] is None else f"{m['per_label_f1'][x]:.2f}") for x in LABEL_IDS]
-        fp = m["uncapped_false_positive_rate"]
+        fp = m["uncapped_wrong_share"]
         step = r.get("mean_step_s")
         lines.append("| " + " | ".join([
             r["name"], str(r["steps"] or "-"), f"{r['learning_rate']:g}" if r["learning_rate"] else "-",

@@ -197,7 +197,9 @@ def clause_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
 
 def routing_metrics(probs: np.ndarray, labels: np.ndarray, policy) -> dict:
     """Share of clauses the policy auto-accepts and the accuracy of those it accepts."""
-    decisions = [policy.decide(dict(zip(LABEL_IDS, map(float, row)))) for row in probs]
+    from app.scoring import decisions as decide
+
+    decisions = decide(probs, policy)
     accepted = np.array([d.action == "auto_accept" for d in decisions])
     correct = probs.argmax(axis=1) == labels
     by_rule: dict[str, int] = {}

@@ -57,7 +57,9 @@ def label_figures(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | N
 
 
 def routing_figures(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray, policy) -> dict:
-    decisions = [policy.decide(dict(zip(LABEL_IDS, map(float, row)))) for row in probs]
+    from app.scoring import decisions as decide
+
+    decisions = decide(probs, policy)
     accepted = np.array([d.action == "auto_accept" for d in decisions])
     correct = probs.argmax(axis=1) == labels
     return {"review_share": float(weights[~accepted].sum() / weights.sum()),

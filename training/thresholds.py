@@ -57,7 +57,9 @@ def fit_policy(probs: np.ndarray, labels: np.ndarray, base, *, precision: float,
     from app.routing import Policy
 
     gate = Policy(floor=base.floor, near_miss_margin=base.near_miss_margin, thresholds={})
-    eligible = np.array([gate.decide(dict(zip(LABEL_IDS, map(float, p)))).action == "auto_accept" for p in probs])
+    from app.scoring import decisions
+
+    eligible = np.array([d.action == "auto_accept" for d in decisions(probs, gate)])
     top, conf = probs.argmax(axis=1), probs.max(axis=1)
     thresholds, stats = {}, {}
     for i, label in enumerate(LABEL_IDS):

@@ -147,7 +147,7 @@ def class_weights(labels: list[int]) -> torch.Tensor:
 # --------------------------------------------------------------------------- metrics
 
 def classification_metrics(y_true, y_pred) -> dict:
-    """Accuracy, macro-F1 over the labels present in the gold set, per-label F1, false-positive `uncapped` rate."""
+    """Accuracy, macro-F1 over the labels present in the gold set, per-label F1, wrong share of `uncapped` predictions."""
     from sklearn.metrics import accuracy_score, f1_score
 
     y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
@@ -161,8 +161,9 @@ def classification_metrics(y_true, y_pred) -> dict:
         "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
         "per_label_f1": {ID2LABEL[i]: (float(per_label[i]) if i in present else None) for i in range(len(LABEL_IDS))},
         "support": {ID2LABEL[i]: int((y_true == i).sum()) for i in range(len(LABEL_IDS))},
-        # share of `uncapped` predictions whose gold label differs (None when nothing was predicted uncapped)
-        "uncapped_false_positive_rate": (float((y_true[predicted_uncapped] != uncapped).mean())
+        # share of `uncapped` predictions whose gold label differs (1 - precision; None when none was predicted).
+        # training.evaluate's fp_uncapped_rate is another figure: the share of non-`uncapped` clauses called uncapped.
+        "uncapped_wrong_share": (float((y_true[predicted_uncapped] != uncapped).mean())
                                          if predicted_uncapped.any() else None),
         "n_predicted_uncapped": int(predicted_uncapped.sum()),
     }
@@ -472,12 +473,12 @@ def model_readme(card: dict) -> str:
         f"- Wall time {card['wall_time_s']:.0f} s, mean step {card['mean_step_s']} s, "
         f"peak memory {card['peak_memory_mb']:.0f} MB ({card['peak_memory_kind']})", "",
         "## Quality (real CUAD clauses; contracts unseen in training)", "",
-        "| split | n | accuracy | macro-F1 | false-positive `uncapped` rate |", "|---|---|---|---|---|",
+        "| split | n | accuracy | macro-F1 | wrong share of `uncapped` predictions |", "|---|---|---|---|---|",
     ]
     for split in ("validation", "test"):
         m = card["metrics"].get(split) or {}
         if m:
-            fp = m["uncapped_false_positive_rate"]
+            fp = m["uncapped_wrong_share"]
             lines.append(f"| {split} | {m['n']} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | "
                          f"{'-' if fp is None else f'{fp:.2f}'} |")
     test = card["metrics"].get("test") or {}
