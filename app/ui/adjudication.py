@@ -10,7 +10,7 @@ from app.ui.session import require_user
 user = require_user()
 st.title("Adjudication")
 if done := st.session_state.pop("adjudicated", None):
-    st.success(done)
+    st.success(escape_markdown(done))
 disputes = services.list_disputes(user.id)
 if not disputes:
     st.info("No disagreements to settle.")

@@ -31,7 +31,7 @@ def _reopen(clause_id: int) -> None:
 
 
 if error := st.session_state.pop("history_error", None):
-    st.error(error)
+    st.error(escape_markdown(error))
 if st.session_state.pop("review_reopened", False):
     st.switch_page("app/ui/review.py")
 

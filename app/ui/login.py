@@ -2,6 +2,7 @@
 import streamlit as st
 
 from app import services
+from app.ui.render import escape_markdown  # user text (names, messages) shown literally
 
 st.title("lexdora")
 st.caption("Liability and indemnity clauses of commercial contracts, sorted into buckets.")
@@ -16,6 +17,6 @@ if submitted:
         # The browser's address (None when Streamlit cannot tell) for the per-client log-in throttle.
         st.session_state.user = services.authenticate(username, password, client=st.context.ip_address)
     except services.ServiceError as e:
-        st.error(str(e))
+        st.error(escape_markdown(str(e)))
     else:
         st.rerun()

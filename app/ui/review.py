@@ -123,7 +123,7 @@ if saved := st.session_state.pop("review_saved", None):
 if undone := st.session_state.pop("review_undone", None):
     st.info(f"Undone: clause {undone} is back, as it was before your review.")
 if error := st.session_state.pop("review_error", None):
-    st.error(error)
+    st.error(escape_markdown(error))
 if item is None:
     st.success("Nothing left to review here. New contracts add clauses as they are scored.")
     st.button("Check again", key="review_refresh", on_click=_check_again)

@@ -3,6 +3,7 @@ import streamlit as st
 
 from app import services
 from app.ui.session import require_user
+from app.ui.render import escape_markdown  # user text (names, messages) shown literally
 
 user = require_user()
 st.title("Upload contracts")
@@ -13,19 +14,19 @@ files = st.file_uploader("Contracts (PDF, DOCX, TXT or HTML)", type=["pdf", "doc
 if st.button("Ingest and score", type="primary", disabled=not files, key="upload_submit"):
     results = []
     for file in files:
-        with st.status(f"{file.name}: reading", expanded=True) as status:
+        with st.status(f"{escape_markdown(file.name)}: reading", expanded=True) as status:
             bar = st.progress(0.0)
 
             def progress(fraction: float, message: str, bar=bar, status=status) -> None:
-                bar.progress(min(max(fraction, 0.0), 1.0), text=message)
-                status.update(label=message)
+                bar.progress(min(max(fraction, 0.0), 1.0), text=escape_markdown(message))
+                status.update(label=escape_markdown(message))
 
             try:
                 contract = services.upload_contract(user.id, file.name, file.getvalue(), progress=progress)
             except services.ServiceError as e:
                 # One bad file never stops the others; the message says what to do about it.
                 message = str(e) if str(e).startswith(file.name) else f"{file.name}: {e}"
-                status.update(label=message, state="error", expanded=False)
+                status.update(label=escape_markdown(message), state="error", expanded=False)
                 results.append({"file": file.name, "result": message, "contract_id": None})
                 continue
             if contract.duplicate:
@@ -33,7 +34,7 @@ if st.button("Ingest and score", type="primary", disabled=not files, key="upload
             else:
                 line = (f"{contract.n_clauses} clauses: {contract.n_auto_accepted} auto-accepted, "
                         f"{contract.n_needs_review} sent to review")
-            status.update(label=f"{file.name}: {line}", state="complete", expanded=False)
+            status.update(label=escape_markdown(f"{file.name}: {line}"), state="complete", expanded=False)
             results.append({"file": file.name, "result": line, "contract_id": contract.contract_id})
     st.session_state.upload_results = results
 

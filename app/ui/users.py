@@ -4,6 +4,7 @@ import streamlit as st
 from app import services
 from app.roles import ROLES
 from app.ui.session import require_user
+from app.ui.render import escape_markdown  # user text (names, messages) shown literally
 
 user = require_user()
 st.title("Users")
@@ -20,6 +21,6 @@ if added:
     try:
         services.register_user(username, password, role, actor_id=user.id)
     except services.ServiceError as e:
-        st.error(str(e))
+        st.error(escape_markdown(str(e)))
     else:
-        st.success(f"{username} can now log in as {role}.")
+        st.success(f"{escape_markdown(username)} can now log in as {role}.")

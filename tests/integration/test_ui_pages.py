@@ -20,6 +20,7 @@ from app.config import get_settings
 from app.registry import ModelVersion
 from app.taxonomy import LABEL_IDS
 from tests.conftest import ROOT
+from app.ui.render import escape_markdown
 
 pytestmark = pytest.mark.integration
 APP = str(ROOT / "streamlit_app.py")
@@ -104,7 +105,8 @@ def test_logging_in_with_a_wrong_password_says_so_and_stays_logged_out(env):
     at.text_input(key="login_username").input("lawyer")
     at.text_input(key="login_password").input("wrong-password")
     at.button(key="login_submit").click().run()
-    assert [e.value for e in at.error] == ["Wrong user name or password."]
+    # messages are shown as literal text: Markdown characters escaped (a name cannot become a link)
+    assert [e.value for e in at.error] == [escape_markdown("Wrong user name or password.")]
     assert "user" not in at.session_state
 
 
@@ -149,7 +151,7 @@ def test_upload_of_several_files_reports_each_and_recognises_the_duplicate(env):
     assert results["copy.txt"] == f"already uploaded as {SAMPLE.name}; nothing scored again"
     assert results["broken.pdf"].startswith("broken.pdf: ")
     labels = [s.label for s in at.status]
-    assert any(label.startswith("broken.pdf: ") for label in labels)
+    assert any(label.startswith(escape_markdown("broken.pdf: ")) for label in labels)
     assert len(services.list_contracts(env["lawyer"].id)) == 1
 
 
@@ -214,7 +216,7 @@ def test_admin_adds_a_user_who_can_then_log_in(env):
     at.text_input(key="new_password").input("rita-password")
     at.selectbox(key="new_role").select("reviewer")
     at.button(key="new_user_submit").click().run()
-    assert [s.value for s in at.success] == ["rita can now log in as reviewer."]
+    assert [s.value for s in at.success] == [f"{escape_markdown('rita')} can now log in as reviewer."]
     assert services.authenticate("rita", "rita-password").role == "reviewer"
 
 
@@ -223,7 +225,7 @@ def test_a_too_short_password_is_refused_with_the_services_message(env):
     at.text_input(key="new_username").input("bob")
     at.text_input(key="new_password").input("short")
     at.button(key="new_user_submit").click().run()
-    assert [e.value for e in at.error] == ["A password needs at least 8 characters."]
+    assert [e.value for e in at.error] == [escape_markdown("A password needs at least 8 characters.")]
 
 
 def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env, monkeypatch):
@@ -300,4 +302,4 @@ def test_admin_settles_a_disagreement(env, contract):
     at.selectbox(key=f"adjudicate_label_{task.clause.id}").set_value("uncapped").run()
     at.button(key=f"adjudicate_{task.clause.id}").click().run()
     assert not at.exception and services.list_disputes(admin) == []
-    assert [s.value for s in at.success] == ["Settled as Uncapped."]
+    assert [s.value for s in at.success] == [escape_markdown("Settled as Uncapped.")]
