@@ -64,11 +64,12 @@ def test_logits_are_reused_from_the_cache(version):
 
     reg, _ = version
     clf = Classifier.load("v-tiny", registry=reg)
-    texts = ["liability shall not exceed the fees paid", "governing law"]
-    first = evaluate.version_logits(clf, texts)
+    rows = [{"id": "a", "text": "liability shall not exceed the fees paid", "heading": ""},
+            {"id": "b", "text": "governing law", "heading": "12 MISCELLANEOUS"}]
+    first = evaluate.version_logits(clf, rows)
     assert len(list(evaluate.LOGITS_CACHE.glob("*.npy"))) >= 1
     clf.model = None  # a second call must not touch the model
-    assert (evaluate.version_logits(clf, texts) == first).all()
+    assert (evaluate.version_logits(clf, rows) == first).all()
 
 
 def test_merge_cli_golden_set_comes_from_real_test_clauses(version, capsys):

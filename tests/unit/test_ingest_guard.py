@@ -68,22 +68,6 @@ def test_settings_of_the_caller_apply_in_the_child(monkeypatch, tmp_path):
         get_settings.cache_clear()
 
 
-def test_overhead_per_file_is_small():
-    ingest_file_guarded(SAMPLE_TXT)
-    n = 10
-    t = time.perf_counter()
-    for _ in range(n):
-        ingest_path(SAMPLE_TXT)
-    direct = (time.perf_counter() - t) / n
-    t = time.perf_counter()
-    for _ in range(n):
-        ingest_file_guarded(SAMPLE_TXT)
-    guarded = (time.perf_counter() - t) / n
-    print(f"direct {direct * 1000:.0f} ms, guarded {guarded * 1000:.0f} ms, "
-          f"overhead {(guarded - direct) * 1000:.0f} ms")
-    assert guarded - direct < 0.5  # a fork and a pickle, not an interpreter start
-
-
 def test_a_child_that_dies_is_reported_in_one_line_by_what_stopped_it():
     import signal
 
