@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,20 @@ class LexicalModel:
         intercept[lr.classes_] = lr.intercept_
         return cls({k: int(v) for k, v in vec.vocabulary_.items()}, vec.idf_, coef, intercept)
 
+    @classmethod
+    def fit_records(cls, rows, use_headings: bool) -> "LexicalModel":
+        """Fitted on dataset records ({"text", "heading", "label"}), each read as the model reads it."""
+        from app.encoding import model_text
+        from app.taxonomy import LABEL2ID
+
+        rows = list(rows)
+        return cls.fit([model_text(r["text"], r["heading"] if use_headings else None) for r in rows],
+                       [LABEL2ID[r["label"]] for r in rows])
+
+    @cached_property
     def _vectorizer(self):
+        # Built once per model: the classifier calls logits() for every chunk it scores, and a fresh
+        # vectorizer would check the whole vocabulary each time.
         from sklearn.feature_extraction.text import TfidfVectorizer
 
         vec = TfidfVectorizer(ngram_range=self.ngram_range, sublinear_tf=True, vocabulary=self.vocabulary)
@@ -52,7 +66,7 @@ class LexicalModel:
         """(n, labels) decision values in LABEL_IDS order."""
         if not texts:
             return np.zeros((0, len(LABEL_IDS)))
-        x = self._vectorizer().transform(texts)
+        x = self._vectorizer.transform(texts)
         return np.asarray(x @ self.coef.T) + self.intercept
 
     def save(self, folder: Path) -> None:

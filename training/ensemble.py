@@ -24,16 +24,6 @@ from training.evaluate import EvaluationError, label_ids, segment_rows, version_
 DEFAULT_WEIGHTS = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, 8.0)
 
 
-def fit_lexical(ds, use_headings: bool):
-    from app.encoding import model_text
-    from app.lexical import LexicalModel
-    from app.taxonomy import LABEL2ID
-
-    train = list(ds["train"])
-    return LexicalModel.fit([model_text(r["text"], r["heading"] if use_headings else None) for r in train],
-                            [LABEL2ID[r["label"]] for r in train])
-
-
 def choose_weight(model_logits: np.ndarray, lexical_logits: np.ndarray, labels: np.ndarray, weights: np.ndarray,
                   candidates=DEFAULT_WEIGHTS) -> dict[float, float]:
     """Weighted validation macro-F1 of the calibrated ensemble for each candidate weight."""
@@ -60,7 +50,9 @@ def add_lexical(version: str | None = None, *, registry: Registry | None = None,
     val = segment_rows(ds, "validation")
     if not val:
         raise EvaluationError(f"model version {mv.name!r} has no validation segments to choose a weight on")
-    lexical = fit_lexical(ds, clf.use_headings)
+    from app.lexical import LexicalModel
+
+    lexical = LexicalModel.fit_records(ds["train"], clf.use_headings)
     clf.lexical, clf.lexical_weight = None, 0.0  # the model alone
     model_z = version_logits(clf, val)
     lex_z = lexical.logits([model_text(r["text"], r["heading"] if clf.use_headings else None) for r in val])

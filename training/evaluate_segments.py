@@ -88,38 +88,18 @@ def contract_figures(probs: np.ndarray, rows: list[dict], rule: dict | None) -> 
 
 
 def baseline_probs(ds, use_headings: bool, splits=("validation", "test")) -> dict[str, np.ndarray]:
-    """TF-IDF (word 1-2 grams) + balanced logistic regression on the same training records; probabilities
-    calibrated like the model's (temperature and bias on validation segments)."""
-    from sklearn.feature_extraction.text import TfidfVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
+    """TF-IDF (word 1-2 grams) + balanced logistic regression on the same training records (the lexical
+    companion of app/lexical.py, fitted alone); probabilities calibrated like the model's (temperature
+    and bias on validation segments)."""
     from app.encoding import model_text
-    from training.calibrate import fit
+    from app.lexical import LexicalModel
 
-    def texts(rows):
-        return [model_text(r["text"], r["heading"] if use_headings else None) for r in rows]
-
-    train = list(ds["train"])
-    pipe = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=2),
-                         LogisticRegression(class_weight="balanced", max_iter=3000, C=10.0))
-    pipe.fit(texts(train), [LABEL2ID[r["label"]] for r in train])
-    classes = list(pipe[-1].classes_)
-
-    def logits(rows):
-        z = np.full((len(rows), len(LABEL_IDS)), -30.0)
-        z[:, classes] = pipe.decision_function(texts(rows))
-        return z
-
-    val = segment_rows(ds, "validation")
-    t, b = fit(logits(val), label_ids(val), weights_of(val), bias=True)
-    from app.classifier import softmax
-
-    out = {}
-    for split in splits:
-        for kind, rows in (("segments", segment_rows(ds, split)), ("clauses", real_rows(ds, split))):
-            out[f"{split}/{kind}"] = softmax(logits(rows), t, b)
-    return out
+    lexical = LexicalModel.fit_records(ds["train"], use_headings)
+    logits = {f"{split}/{kind}": lexical.logits([model_text(r["text"], r["heading"] if use_headings else None)
+                                                 for r in rows])
+              for split in dict.fromkeys(("validation", *splits))
+              for kind, rows in (("segments", segment_rows(ds, split)), ("clauses", real_rows(ds, split)))}
+    return recalibrated(logits, segment_rows(ds, "validation"))
 
 
 def recalibrated(logits: dict[str, np.ndarray], val_rows: list[dict]) -> dict[str, np.ndarray]:
