@@ -234,10 +234,14 @@ def contract_strata(records: list[dict]) -> dict[str, str]:
     return strata
 
 
-def cuad_answers() -> dict[str, dict]:
-    """CUAD's contract-level answers ({"cuad_cap": "Yes"/"No", "cuad_uncapped": ...}) by contract name."""
+def cuad_answers(*, missing_ok: bool = True) -> dict[str, dict]:
+    """CUAD's contract-level answers ({"cuad_cap": "Yes"/"No", "cuad_uncapped": ...}) by contract name.
+    Without contracts.json: {} (the split then stratifies by bucket alone), or FileNotFoundError when
+    the caller cannot do without it (evaluation)."""
     path = Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json"
-    return json.loads(path.read_text()) if path.exists() else {}
+    if missing_ok and not path.exists():
+        return {}
+    return json.loads(path.read_text())
 
 
 def split_contracts(records: list[dict], config: DataConfig) -> dict[str, str]:

@@ -70,7 +70,9 @@ def label_ids(rows: list[dict]) -> np.ndarray:
 
 def cuad_contract_answers() -> dict[str, dict]:
     """CUAD's contract-level answers ("Cap On Liability", "Uncapped Liability") by contract name."""
-    return json.loads((Path(get_settings().shared_dir) / "data" / "cuad" / "contracts.json").read_text())
+    from data.build import cuad_answers
+
+    return cuad_answers(missing_ok=False)
 
 
 def contracts_in(info, split: str) -> set[str]:
