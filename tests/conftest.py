@@ -62,11 +62,6 @@ def pytest_collection_modifyitems(config, items):
         folder = Path(item.fspath).relative_to(ROOT / "tests").parts[0]
         if folder in _SPEEDS:
             item.add_marker(_SPEEDS[folder])
-        if folder == "browser" and config.pluginmanager.hasplugin("rerunfailures"):
-            # Open defect (closing note of 2026-12-02): in Chromium a confirm by keyboard sometimes saves
-            # nothing, about one run in four, and only when several browser tests share the app. Until it
-            # is found, a failed browser test runs again (at most twice); a rerun shows in the report.
-            item.add_marker(pytest.mark.flaky(reruns=2, reruns_delay=2))
 
 
 class RealModelInFastTest(AssertionError):

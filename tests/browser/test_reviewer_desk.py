@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.browser.test_review_flow import log_in, wait_idle
+from tests.browser.test_review_flow import KEYBOARD_DEFECT, log_in, wait_idle
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, KEYBOARD_DEFECT]
 
 
 def db(app_env) -> sqlite3.Connection:
