@@ -31,7 +31,8 @@ from app.taxonomy import LABEL2ID, LABEL_IDS
 from data.build import build_dataset
 from training.config import TrainConfig, load_config
 from training.measure import PeakMemory, interleaved_step_times
-from training.train import build_model, classification_metrics, train, training_batches
+from training.metrics import label_metrics
+from training.train import build_model, train, training_batches
 
 
 _NAMES = {"lora": "LoRA", "dora": "DoRA"}
@@ -53,7 +54,7 @@ def tfidf_baseline(config: TrainConfig) -> dict:
     wall = time.perf_counter() - started
     clf = pipe[-1]
     return {"name": "TF-IDF + logistic regression", "method": "tfidf_logreg", "data_hash": info.data_hash,
-            "metrics": classification_metrics([LABEL2ID[x] for x in ds["test"]["label"]], pred),
+            "metrics": label_metrics([LABEL2ID[x] for x in ds["test"]["label"]], pred),
             "params": {"trainable": int(clf.coef_.size + clf.intercept_.size)},
             "wall_time_s": round(wall, 2), "peak_memory_mb": round(memory.peak_mb, 1), "mean_step_s": None,
             "steps": None, "learning_rate": None}

@@ -18,8 +18,8 @@ import numpy as np
 from app.config import ROOT, get_settings
 from app.registry import ModelVersion, ModelVersionNotFound, Registry
 from app.taxonomy import LABEL2ID, LABEL_IDS, has_cap, has_uncapped
+from training.metrics import ECE_BINS, expected_calibration_error, label_metrics, weighted_ece
 
-ECE_BINS = 15
 REAL_SOURCE = "cuad"
 LOGITS_CACHE = ROOT / "runs" / "logits"
 
@@ -135,34 +135,6 @@ def version_logits(clf, rows: list[dict]) -> np.ndarray:
 
 # ---------------------------------------------------------------- metrics
 
-def expected_calibration_error(probs: np.ndarray, labels: np.ndarray) -> float:
-    """Top-label ECE with 15 equal-width bins (torchmetrics, L1 norm)."""
-    import torch
-    from torchmetrics.classification import MulticlassCalibrationError
-
-    metric = MulticlassCalibrationError(num_classes=len(LABEL_IDS), n_bins=ECE_BINS, norm="l1")
-    return float(metric(torch.as_tensor(probs, dtype=torch.float32), torch.as_tensor(labels)))
-
-
-def weighted_ece(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> float:
-    """Top-label ECE, 15 equal-width bins, L1, each clause counted with its weight. torchmetrics takes no
-    sample weights; segments sampled at a known rate need them to describe whole contracts. With unit
-    weights this equals expected_calibration_error (tested)."""
-    w = np.ones(len(labels)) if weights is None else np.asarray(weights, dtype=np.float64)
-    conf = probs.max(axis=1)
-    correct = (probs.argmax(axis=1) == labels).astype(np.float64)
-    # torchmetrics' binning: bucketize on the inner edges with right=True, bins 0..n-1
-    edges = np.linspace(0, 1, ECE_BINS + 1)
-    bins = np.clip(np.searchsorted(edges[1:-1], conf, side="left"), 0, ECE_BINS - 1)
-    total = 0.0
-    for b in range(ECE_BINS):
-        m = bins == b
-        if m.any():
-            wb = w[m].sum()
-            total += abs((w[m] * correct[m]).sum() / wb - (w[m] * conf[m]).sum() / wb) * wb
-    return float(total / w.sum())
-
-
 def ece_noise_floor(probs: np.ndarray, draws: int = 200, seed: int = 0) -> float:
     """Median ECE of a model calibrated by construction (labels drawn from `probs`) at this sample size:
     below it, a measured ECE cannot tell a calibrated model from a miscalibrated one."""
@@ -171,30 +143,6 @@ def ece_noise_floor(probs: np.ndarray, draws: int = 200, seed: int = 0) -> float
     eces = [expected_calibration_error(probs, (rng.random((len(probs), 1)) > cum).sum(axis=1).clip(max=probs.shape[1] - 1))
             for _ in range(draws)]
     return float(np.median(eces))
-
-
-def clause_metrics(probs: np.ndarray, labels: np.ndarray) -> dict:
-    """Accuracy, macro-F1, per-label P/R/F1/support, confusion matrix, ECE and false-positive uncapped rate."""
-    from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
-
-    pred = probs.argmax(axis=1)
-    all_ids = list(range(len(LABEL_IDS)))
-    p, r, f, s = precision_recall_fscore_support(labels, pred, labels=all_ids, zero_division=0)
-    present = sorted(set(labels.tolist()))  # macro over labels that occur in the truth
-    uncapped = LABEL2ID["uncapped"]
-    negatives = labels != uncapped
-    return {
-        "n": int(len(labels)),
-        "accuracy": float(accuracy_score(labels, pred)),
-        "macro_f1": float(f1_score(labels, pred, labels=present, average="macro", zero_division=0)),
-        "macro_f1_labels": [LABEL_IDS[i] for i in present],
-        "per_label": {LABEL_IDS[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                                     "support": int(s[i]), "predicted": int((pred == i).sum())} for i in all_ids},
-        "confusion": confusion_matrix(labels, pred, labels=all_ids).tolist(),
-        "ece": expected_calibration_error(probs, labels),
-        "fp_uncapped": int((pred[negatives] == uncapped).sum()),
-        "fp_uncapped_rate": float((pred[negatives] == uncapped).mean()) if negatives.any() else 0.0,
-    }
 
 
 def routing_metrics(probs: np.ndarray, labels: np.ndarray, policy) -> dict:
@@ -372,7 +320,7 @@ def evaluate(version: str | None = None, *, registry: Registry | None = None, co
     m = {
         "version": mv.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "temperature": clf.temperature, "n_test_contracts": len(test_contracts),
-        "clauses": clause_metrics(probs, labels),
+        "clauses": label_metrics(labels, probs=probs),
         "ece_uncalibrated": expected_calibration_error(softmax(logits), labels),
         "ece_noise_floor": ece_noise_floor(probs),
         "collateral": {"n": len(others), "sampled": collateral_limit is not None and len(others) == collateral_limit,

@@ -23,38 +23,9 @@ import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
 from app.scoring import QUESTIONS
-from app.taxonomy import LABEL2ID, LABEL_IDS
 from training.evaluate import (EvaluationError, cuad_contract_answers, fmt, label_ids, real_rows, segment_rows,
-                               version_dataset, version_logits, weighted_ece, weights_of)
-
-NEAR_MISS = ("carve_out", "uncapped", "cap_and_collar", "capped")
-
-
-def label_figures(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray | None = None) -> dict:
-    """Weighted macro-F1 over the labels present, per-label P/R/F1, ECE, wrong share of `uncapped` predictions."""
-    from sklearn.metrics import f1_score, precision_recall_fscore_support
-
-    w = np.ones(len(labels)) if weights is None else weights
-    pred = probs.argmax(axis=1)
-    present = sorted(set(labels.tolist()))
-    p, r, f, _ = precision_recall_fscore_support(labels, pred, labels=list(range(len(LABEL_IDS))), sample_weight=w,
-                                                 zero_division=0)
-    unc = pred == LABEL2ID["uncapped"]
-    near = np.isin(labels, [LABEL2ID[x] for x in NEAR_MISS])
-    return {
-        "n": int(len(labels)), "weighted_n": float(w.sum()),
-        "macro_f1": float(f1_score(labels, pred, labels=present, average="macro", sample_weight=w, zero_division=0)),
-        "macro_f1_labels": [LABEL_IDS[i] for i in present],
-        "per_label": {LABEL_IDS[i]: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]),
-                                     "support": int((labels == i).sum()), "predicted": int((pred == i).sum())}
-                      for i in range(len(LABEL_IDS))},
-        "ece": weighted_ece(probs, labels, w),
-        "uncapped_predicted": int(unc.sum()),
-        "uncapped_wrong_share": float((labels[unc] != LABEL2ID["uncapped"]).mean()) if unc.any() else None,
-        "near_miss_n": int(near.sum()),
-        "near_miss_accuracy": float((pred[near] == labels[near]).mean()) if near.any() else None,
-    }
-
+                               version_dataset, version_logits, weights_of)
+from training.metrics import label_metrics
 
 def routing_figures(probs: np.ndarray, labels: np.ndarray, weights: np.ndarray, policy) -> dict:
     from app.scoring import decisions as decide
@@ -111,6 +82,15 @@ def recalibrated(logits: dict[str, np.ndarray], val_rows: list[dict]) -> dict[st
     return {k: softmax(z, t, b) for k, z in logits.items()}
 
 
+def shipped_probs(clf, rows: list[dict]) -> np.ndarray:
+    """What the version serves for `rows`: calibrated probabilities, screened by its first stage if it has one."""
+    probs = clf.calibrate(version_logits(clf, rows))
+    if clf.first_stage is not None:
+        probs = clf.first_stage.screen(probs, clf.raw_lexical_logits([r["text"] for r in rows],
+                                                                     [r.get("heading") or "" for r in rows]))
+    return probs
+
+
 def evaluate_segments(version: str | None = None, *, registry: Registry | None = None, baseline: bool = True) -> dict:
     from app.classifier import Classifier
     from app.routing import load_policy
@@ -123,10 +103,10 @@ def evaluate_segments(version: str | None = None, *, registry: Registry | None =
         raise EvaluationError(f"model version {mv.name!r} was trained without the segment file")
     policy, rule = load_policy(mv), mv.card.get("contract_rule")
     result = {"version": mv.name, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), "systems": {}}
-    systems = {"model": {f"{s}/{k}": clf.calibrate(version_logits(clf, rows))
+    systems = {"model": {f"{s}/{k}": shipped_probs(clf, rows)
                          for s in ("validation", "test")
                          for k, rows in (("segments", segment_rows(ds, s)), ("clauses", real_rows(ds, s)))}}
-    if clf.lexical is not None:  # an ensemble ships: the DoRA model alone is reported beside it
+    if clf.lexical_weight:  # an ensemble ships: the DoRA model alone is reported beside it
         lexical, clf.lexical = clf.lexical, None
         systems["model_alone"] = recalibrated({f"{s}/{k}": version_logits(clf, rows)
                                               for s in ("validation", "test")
@@ -146,9 +126,9 @@ def evaluate_segments(version: str | None = None, *, registry: Registry | None =
             sys_rule = fit_contract_rule(probs["validation/segments"], val)
         seg, cl = segment_rows(ds, "test"), real_rows(ds, "test")
         result["systems"][name] = {
-            "segments": label_figures(probs["test/segments"], label_ids(seg), weights_of(seg)),
+            "segments": label_metrics(label_ids(seg), probs=probs["test/segments"], weights=weights_of(seg)),
             "routing": routing_figures(probs["test/segments"], label_ids(seg), weights_of(seg), sys_policy),
-            "clauses": label_figures(probs["test/clauses"], label_ids(cl)),
+            "clauses": label_metrics(label_ids(cl), probs=probs["test/clauses"]),
             "contracts": contract_figures(probs["test/segments"], seg, sys_rule),
             "contract_rule": sys_rule,
         }

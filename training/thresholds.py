@@ -80,7 +80,7 @@ def fit_policy(probs: np.ndarray, labels: np.ndarray, base, *, precision: float,
 def fit_thresholds(version: str | None = None, *, registry: Registry | None = None, precision: float = 0.98,
                    min_support: int = 10) -> tuple:
     """Fit and write policy.yaml for a version; returns (policy, per-label stats, version name)."""
-    from app.classifier import Classifier, softmax
+    from app.classifier import Classifier
     from app.routing import load_policy
 
     clf = Classifier.load(version, registry=registry)

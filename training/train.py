@@ -24,10 +24,11 @@ import torch
 from app.config import ROOT
 from app.modeling import BaseModelError, load_base_model, load_tokenizer
 from app.registry import ModelVersion, Registry
-from app.taxonomy import ID2LABEL, LABEL2ID, LABEL_IDS
+from app.taxonomy import LABEL2ID, LABEL_IDS
 from data.build import DataError, build_dataset, source_hashes
 from training.config import ConfigError, TrainConfig, load_config
 from training.measure import PeakMemory, StepTimer
+from training.metrics import label_metrics
 
 
 class TrainingError(RuntimeError):
@@ -146,33 +147,10 @@ def class_weights(labels: list[int]) -> torch.Tensor:
 
 # --------------------------------------------------------------------------- metrics
 
-def classification_metrics(y_true, y_pred) -> dict:
-    """Accuracy, macro-F1 over the labels present in the gold set, per-label F1, wrong share of `uncapped` predictions."""
-    from sklearn.metrics import accuracy_score, f1_score
-
-    y_true, y_pred = np.asarray(y_true), np.asarray(y_pred)
-    present = sorted(set(y_true.tolist()))
-    per_label = f1_score(y_true, y_pred, labels=list(range(len(LABEL_IDS))), average=None, zero_division=0)
-    uncapped = LABEL2ID["uncapped"]
-    predicted_uncapped = y_pred == uncapped
-    return {
-        "n": int(len(y_true)),
-        "accuracy": float(accuracy_score(y_true, y_pred)),
-        "macro_f1": float(f1_score(y_true, y_pred, labels=present, average="macro", zero_division=0)),
-        "per_label_f1": {ID2LABEL[i]: (float(per_label[i]) if i in present else None) for i in range(len(LABEL_IDS))},
-        "support": {ID2LABEL[i]: int((y_true == i).sum()) for i in range(len(LABEL_IDS))},
-        # share of `uncapped` predictions whose gold label differs (1 - precision; None when none was predicted).
-        # training.evaluate's fp_uncapped_rate is another figure: the share of non-`uncapped` clauses called uncapped.
-        "uncapped_wrong_share": (float((y_true[predicted_uncapped] != uncapped).mean())
-                                         if predicted_uncapped.any() else None),
-        "n_predicted_uncapped": int(predicted_uncapped.sum()),
-    }
-
-
 def _compute_metrics(eval_pred) -> dict:
     logits, labels = eval_pred.predictions, eval_pred.label_ids
     logits = logits[0] if isinstance(logits, tuple) else logits
-    m = classification_metrics(labels, logits.argmax(-1))
+    m = label_metrics(labels, logits.argmax(-1))
     return {"accuracy": m["accuracy"], "macro_f1": m["macro_f1"]}
 
 
@@ -393,12 +371,12 @@ def _fit_from_cache(config: TrainConfig, ds, info, tok, tokenizer, weights, run_
         val_states=states["validation"] if has_val else states["train"][:0],
         val_labels=tok["validation"]["labels"] if has_val else [], config=config, weights=weights,
         run_dir=run_dir, resume=resume, log=log,
-        score=lambda logits, labels: classification_metrics(labels, logits.argmax(-1))["macro_f1"] if len(labels) else 0.0)
+        score=lambda logits, labels: label_metrics(labels, logits.argmax(-1))["macro_f1"] if len(labels) else 0.0)
     logits, metrics = {}, {}
     for split in ("validation", "test"):
         if len(tok[split]):
             logits[split] = {"ids": list(ds[split]["id"]), "logits": cached.predict_logits(model, states[split], split_at)}
-            metrics[split] = classification_metrics(tok[split]["labels"], logits[split]["logits"].argmax(-1))
+            metrics[split] = label_metrics(tok[split]["labels"], logits[split]["logits"].argmax(-1))
     check = _check_cache_against_full_model(model, tok[first], states[first], split_at, tokenizer)
     log(f"cached path vs full model on {check['n']} clauses: max |logit diff| {check['max_abs_diff']:.3g}, "
         f"same label {check['argmax_agreement']:.3f}")
@@ -450,7 +428,7 @@ def _evaluate(trainer, split) -> dict:
     if len(split) == 0:
         return {}
     out = trainer.predict(split.remove_columns("label"))
-    return classification_metrics(out.label_ids, out.predictions.argmax(-1))
+    return label_metrics(out.label_ids, out.predictions.argmax(-1))
 
 
 _METHOD_NAMES = {"lora": "LoRA", "dora": "DoRA"}

@@ -8,7 +8,8 @@ from app.classifier import softmax
 from app.routing import Policy
 from app.taxonomy import LABEL2ID, LABEL_IDS
 from training.calibrate import fit_temperature, nll
-from training.evaluate import clause_metrics, contract_metrics, expected_calibration_error, routing_metrics
+from training.evaluate import contract_metrics, expected_calibration_error, routing_metrics
+from training.metrics import label_metrics
 from training.thresholds import NEVER, UNCAPPED_MIN, fit_policy, pick_threshold
 
 
@@ -50,10 +51,10 @@ def _onehot(labels: list[str], p: float = 0.9) -> np.ndarray:
     return out
 
 
-def test_clause_metrics_count_false_positive_uncapped_among_non_uncapped_clauses():
+def test_label_metrics_count_false_positive_uncapped_among_non_uncapped_clauses():
     truth = np.array([LABEL2ID[x] for x in ["capped", "capped", "uncapped", "none", "carve_out"]])
     probs = _onehot(["capped", "uncapped", "uncapped", "none", "uncapped"])
-    m = clause_metrics(probs, truth)
+    m = label_metrics(truth, probs=probs)
     assert m["accuracy"] == pytest.approx(3 / 5)
     assert m["fp_uncapped"] == 2 and m["fp_uncapped_rate"] == pytest.approx(2 / 4)
     assert m["per_label"]["uncapped"]["precision"] == pytest.approx(1 / 3)
