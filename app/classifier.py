@@ -5,6 +5,8 @@ a merged checkpoint (``merged/``, card["merged"] true). Clauses are encoded as t
 trained (app/encoding.py: heading first, head and tail kept). Logits are divided by the
 temperature of ``calibration.json`` and shifted by its per-label bias (both fitted by
 ``training.calibrate`` on validation segments in their real proportions) before the softmax.
+A version with a first stage (app/first_stage.py) lets its lexical companion answer alone for the
+segments it is sure are `none`, and runs the model on the rest.
 """
 from __future__ import annotations
 
@@ -65,7 +67,7 @@ class Classifier:
     def __init__(self, version: ModelVersion, model, tokenizer, *, device: str, temperature: float = 1.0,
                  batch_size: int | None = None, max_length: int = DEFAULT_MAX_LENGTH, tail_tokens: int = 0,
                  use_headings: bool = False, bias: list[float] | None = None, lexical=None,
-                 lexical_weight: float = 0.0):
+                 lexical_weight: float = 0.0, first_stage=None):
         self.version = version
         self.model = model
         self.tokenizer = tokenizer
@@ -78,6 +80,7 @@ class Classifier:
         self.use_headings = use_headings
         self.lexical = lexical  # app.lexical.LexicalModel whose logits join the model's (an ensemble), or None
         self.lexical_weight = lexical_weight
+        self.first_stage = first_stage  # app.first_stage.FirstStage (needs `lexical`), or None
 
     @classmethod
     def load(cls, version: str | None = None, *, registry: Registry | None = None,
@@ -99,16 +102,20 @@ class Classifier:
         """A classifier over weights already in memory, with the version's temperature and max length."""
         card = version.card
         cfg = card.get("train_config") or {}
+        from app.first_stage import FirstStage
+
         weight = float((card.get("ensemble") or {}).get("lexical_weight") or 0.0)
+        first_stage = FirstStage.from_card(card)
         lexical = None
-        if weight and (version.path / "lexical").is_dir():
+        if (weight or first_stage) and (version.path / "lexical").is_dir():
             from app.lexical import LexicalModel
 
             lexical = LexicalModel.load(version.path / "lexical")
         return cls(version, model, tokenizer, device=device, temperature=version.temperature, bias=version.bias,
                    max_length=int(cfg.get("max_length") or DEFAULT_MAX_LENGTH),
                    tail_tokens=int(cfg.get("tail_tokens") or 0), use_headings=bool(cfg.get("use_headings")),
-                   lexical=lexical, lexical_weight=weight if lexical is not None else 0.0)
+                   lexical=lexical, lexical_weight=weight if lexical is not None else 0.0,
+                   first_stage=first_stage if lexical is not None else None)
 
     def encode(self, texts: list[str], headings: list[str] | None = None) -> list[list[int]]:
         """Token ids as the version was trained on them (headings only if it was trained with them)."""
@@ -124,13 +131,16 @@ class Classifier:
 
     def lexical_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         """The lexical companion's weighted share of the logits (zeros without one)."""
-        if self.lexical is None or not len(texts):
+        if self.lexical is None or not self.lexical_weight or not len(texts):
             return np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
+        return (self.lexical_weight * self.raw_lexical_logits(texts, headings)).astype(np.float32)
+
+    def raw_lexical_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
+        """The lexical companion's own logits, unweighted (what the first stage reads)."""
         from app.encoding import model_text
 
         heads = headings if (headings is not None and self.use_headings) else [""] * len(texts)
-        return (self.lexical_weight * self.lexical.logits([model_text(t, h) for t, h in zip(texts, heads)])
-                ).astype(np.float32)
+        return self.lexical.logits([model_text(t, h) for t, h in zip(texts, heads)])
 
     def model_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         """The fine-tuned model's own logits."""
@@ -159,8 +169,18 @@ class Classifier:
         return softmax(logits, self.temperature, self.bias)
 
     def predict_proba(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
-        """Calibrated probabilities, shape (n, 7), columns in app.taxonomy.LABEL_IDS order."""
-        return self.calibrate(self.logits(texts, headings))
+        """Calibrated probabilities, shape (n, 7), columns in app.taxonomy.LABEL_IDS order; with a first
+        stage, the segments it skips keep its probabilities (FirstStage.screen gives the same numbers)."""
+        if self.first_stage is None or not len(texts):
+            return self.calibrate(self.logits(texts, headings))
+        raw = self.raw_lexical_logits(texts, headings)
+        probs = self.first_stage.probs(raw)
+        rest = np.flatnonzero(~self.first_stage.skips(probs))
+        if len(rest):
+            heads = [headings[i] for i in rest] if headings is not None else None
+            z = self.model_logits([texts[i] for i in rest], heads) + (self.lexical_weight * raw[rest]).astype(np.float32)
+            probs[rest] = self.calibrate(z)
+        return probs
 
     def predict(self, texts: list[str], headings: list[str] | None = None) -> list[Prediction]:
         probs = self.predict_proba(texts, headings)
@@ -196,8 +216,9 @@ def clear_cache() -> None:
         _cache.clear()
 
 
-def load_weights(mv: ModelVersion, device: str) -> tuple:
-    """(model, tokenizer) of a version, freshly loaded (uncached), in eval mode on `device`."""
+def load_weights(mv: ModelVersion, device: str, *, serving_precision: bool = True) -> tuple:
+    """(model, tokenizer) of a version, freshly loaded (uncached), in eval mode on `device`; on the CPU in the
+    serving precision its card names, unless `serving_precision` is False (fp32, as trained)."""
     from app.modeling import BaseModelError, load_base_model, load_tokenizer
 
     card = mv.card
@@ -231,6 +252,11 @@ def load_weights(mv: ModelVersion, device: str) -> tuple:
                 return model.eval(), tokenizer
     except BaseModelError as e:
         raise ClassifierError(f"cannot load model version {mv.name!r}: {e}") from e
+    serving = card.get("serving") or {}
+    if serving_precision and serving.get("kept") and device == "cpu":  # verified against fp32 by training.serving
+        from app.precision import convert, merged
+
+        model = convert(merged(model), serving["precision"])
     model.to(device).eval()
     return model, tokenizer
 

@@ -6,8 +6,9 @@ Fits TF-IDF + logistic regression on the version's own training split (the same 
 as the model reads them), then for each weight w scores validation segments with
 model logits + w * lexical logits, calibrated (temperature and bias) on validation as deployment
 would be. The weight with the best weighted validation macro-F1 is kept if it beats w = 0 (the
-model alone); otherwise nothing is written. Run training.calibrate, training.thresholds and
-training.evaluate_segments afterwards: they then see the ensemble, and evaluate_segments reports
+model alone), else the weight is 0; the lexical model is saved either way, since the first stage
+(training/first_stage.py) reads it. Run training.calibrate, training.thresholds, training.first_stage
+and training.evaluate_segments afterwards: they then see the ensemble, and evaluate_segments reports
 the model alone beside it.
 """
 from __future__ import annotations
@@ -29,13 +30,13 @@ def choose_weight(model_logits: np.ndarray, lexical_logits: np.ndarray, labels: 
     """Weighted validation macro-F1 of the calibrated ensemble for each candidate weight."""
     from app.classifier import softmax
     from training.calibrate import fit
-    from training.evaluate_segments import label_figures
+    from training.metrics import label_metrics
 
     scores = {}
     for w in candidates:
         z = model_logits + w * lexical_logits
         t, b = fit(z, labels, weights, bias=True)
-        scores[float(w)] = label_figures(softmax(z, t, b), labels, weights)["macro_f1"]
+        scores[float(w)] = label_metrics(labels, probs=softmax(z, t, b), weights=weights)["macro_f1"]
     return scores
 
 
@@ -59,9 +60,9 @@ def add_lexical(version: str | None = None, *, registry: Registry | None = None,
     scores = choose_weight(model_z, lex_z, label_ids(val), weights_of(val), candidates)
     best = max(scores, key=lambda w: (scores[w], -w))
     wins = best > 0 and scores[best] > scores.get(0.0, -1)
+    # Saved either way: the first stage (training/first_stage.py) reads it even when its weight here is 0.
     shutil.rmtree(mv.path / "lexical", ignore_errors=True)
-    if wins:
-        lexical.save(mv.path / "lexical")
+    lexical.save(mv.path / "lexical")
     mv.update_card(ensemble={"lexical_weight": best if wins else 0.0,
                              "validation_macro_f1_by_weight": {str(k): round(v, 4) for k, v in scores.items()},
                              "kept": wins, "lexical": "TF-IDF word 1-2 grams + balanced logistic regression, C=10"})

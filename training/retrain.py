@@ -36,7 +36,7 @@ from training.config import ConfigError, TrainConfig, load_config
 from training.corrections import Correction, CorrectionSplit, split_corrections
 
 MAX_MACRO_F1_DROP = 0.005  # 0.5 point of macro-F1 on the fixed test clauses
-RUN_STAGES = ("train", "calibrate", "fit thresholds", "evaluate", "decide")
+RUN_STAGES = ("train", "ensemble", "calibrate", "fit thresholds", "first stage", "evaluate", "decide")
 
 
 class RetrainError(RuntimeError):
@@ -132,20 +132,20 @@ def labels_of(rows: list[dict]) -> np.ndarray:
 def predict(version: str, rows: list[dict], registry: Registry) -> np.ndarray:
     """Label ids `version` predicts for `rows` (text, label); empty for no rows."""
     from app.classifier import Classifier
-    from training.evaluate import version_logits
+    from training.evaluate_segments import shipped_probs
 
     if not rows:
         return np.zeros(0, dtype=int)
     clf = Classifier.load(version, registry=registry)
-    # Calibration divides the logits by one temperature: the argmax, and so these metrics, do not change.
-    # version_logits reuses what calibrate and evaluate already computed on the same test clauses.
-    return version_logits(clf, rows).argmax(axis=1)
+    # What the version serves: a per-label calibration bias and a first stage can both move the argmax.
+    # The logits underneath are the ones calibrate and evaluate already computed on the same test clauses.
+    return shipped_probs(clf, rows).argmax(axis=1)
 
 
 def metrics_of(y_true: np.ndarray, y_pred: np.ndarray) -> dict:
-    from training.train import classification_metrics
+    from training.metrics import label_metrics
 
-    return classification_metrics(y_true, y_pred) if len(y_true) else {}
+    return label_metrics(y_true, y_pred) if len(y_true) else {}
 
 
 def score(version: str, rows: list[dict], registry: Registry) -> dict:
@@ -278,7 +278,9 @@ def retrain(plan: RetrainPlan, *, registry: Registry | None = None, run_dir: Pat
             log=print) -> tuple[ModelVersion, GateDecision]:
     """Train, calibrate, evaluate and gate the candidate of `plan`; returns it and the decision."""
     from training.calibrate import calibrate
-    from training.evaluate import evaluate, real_rows
+    from training.ensemble import add_lexical
+    from training.evaluate import EvaluationError, evaluate, real_rows
+    from training.first_stage import fit_first_stage
     from training.thresholds import fit_thresholds
     from training.train import train
 
@@ -301,9 +303,21 @@ def retrain(plan: RetrainPlan, *, registry: Registry | None = None, run_dir: Pat
         stages.close()
         return None, GateDecision(False, "not the main process")
     next_stage()
+    # The parent ships with what these stages add (a lexical companion, a first stage); a candidate
+    # without them would be judged against a different kind of model. Each needs validation segments.
+    try:
+        add_lexical(candidate.name, registry=registry)
+    except EvaluationError as e:
+        log(f"no lexical companion: {e}")
+    next_stage()
     calibration = calibrate(candidate.name, registry=registry)
     next_stage()
     fit_thresholds(candidate.name, registry=registry)
+    next_stage()
+    try:
+        fit_first_stage(candidate.name, registry=registry)
+    except EvaluationError as e:
+        log(f"no first stage: {e}")
     next_stage()
     evaluate(candidate.name, registry=registry, progress=False)  # the full report in eval/, for the dashboard
     ds, info = plan.dataset

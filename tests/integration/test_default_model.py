@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from app.classifier import clear_cache
+from app.classifier import Classifier, clear_cache
 from app.cli import cli
 from app.registry import Registry
 from app.taxonomy import LABEL_IDS
@@ -19,7 +19,8 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
     """Probabilities computed without app.classifier: the version's files read with transformers and peft,
     a long clause cut to its first and last tokens as the card says, the lexical companion's weighted
     logits added when the card keeps one, divided by calibration.json's temperature plus its per-label
-    bias, then a softmax."""
+    bias, then a softmax; where the card keeps a first stage and the lexical model alone is sure enough
+    of `none`, the lexical model's own calibrated probabilities instead."""
     import torch
     from peft import PeftModel
     from transformers import AutoModelForSequenceClassification, AutoTokenizer
@@ -38,8 +39,9 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
                                                               dtype=torch.float32)
     model = PeftModel.from_pretrained(base, version_dir / "adapter").eval()
     weight = float((card.get("ensemble") or {}).get("lexical_weight") or 0.0)
+    stage = card.get("first_stage") if (card.get("first_stage") or {}).get("kept") else None
     lexical = None
-    if weight:
+    if weight or stage:
         from app.lexical import LexicalModel
 
         lexical = LexicalModel.load(version_dir / "lexical")
@@ -49,8 +51,14 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
             ids = tokenizer(text)["input_ids"]
             if len(ids) > max_length:
                 ids = ids[:max_length - tail] + ids[len(ids) - tail:]
+            if stage is not None:
+                raw = torch.tensor(lexical.logits([text])[0], dtype=torch.float64)
+                first = torch.softmax(raw / stage["temperature"] + torch.tensor(stage["bias"], dtype=torch.float64), -1)
+                if first[LABEL_IDS.index("none")] > stage["threshold"]:
+                    out.append(first.numpy())
+                    continue
             logits = model(input_ids=torch.tensor([ids])).logits[0].double()
-            if lexical is not None:
+            if weight:
                 logits = logits + weight * torch.tensor(lexical.logits([text])[0], dtype=torch.float64)
             logits = logits / temperature + bias
             out.append(torch.softmax(logits, dim=-1).numpy())
@@ -63,8 +71,11 @@ def test_default_model_gives_calibrated_probabilities_through_the_cli(tmp_path, 
     assert default.temperature != 1.0 or default.bias is not None
     with (cuad_dir / "clauses_labeled.jsonl").open() as f:
         rows = [json.loads(line) for line in f]
-    # two short clauses and the longest one, so head-and-tail truncation is exercised
-    clauses = rows[:2] + [max(rows, key=lambda r: len(r["text"]))]
+    with (cuad_dir / "clauses_other_categories.jsonl").open() as f:
+        others = [json.loads(line) for line in f][:3]
+    # two short clauses and the longest one, so head-and-tail truncation is exercised, and clauses of
+    # other topics, which the first stage answers alone
+    clauses = rows[:2] + [max(rows, key=lambda r: len(r["text"]))] + others
     src, out = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
     src.write_text("".join(json.dumps({"id": c["id"], "text": c["text"]}) + "\n" for c in clauses))
     result = CliRunner().invoke(cli, ["classify", "-i", str(src), "-o", str(out), "-m", "default", "--device", "cpu", "-q"])
@@ -76,4 +87,8 @@ def test_default_model_gives_calibrated_probabilities_through_the_cli(tmp_path, 
     # The CLI batches and pads; the reference runs one unpadded clause at a time in plain transformers + peft.
     np.testing.assert_allclose(got, expected, atol=1e-4)
     assert all(r["decision"] in ("auto_accept", "review") for r in rows)
+    clf = Classifier.load("default")
+    if clf.first_stage is not None:   # both paths are compared above, not only one
+        skipped = clf.first_stage.skips(clf.first_stage.probs(clf.raw_lexical_logits([c["text"] for c in clauses])))
+        assert skipped.any() and not skipped.all(), skipped
     clear_cache()
