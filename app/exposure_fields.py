@@ -231,7 +231,7 @@ _SECTION_REF = re.compile(r"\b(?:Sections?|Articles?|Clauses?|Paragraphs?)\s+\d+
 
 _CARVE_OUT_OPENING = re.compile(
     r"\b(?:excepting(?:\s+only)?|except(?:\s+(?:for|with\s+respect\s+to|in\s+respect\s+of|in\s+the\s+case\s+of|as\s+to|to\s+the\s+extent\s+of))?|"
-    r"excluding|other\s+than|save\s+(?:for|in\s+respect\s+of)|with\s+the\s+exception\s+of|"
+    r"excluding|other\s+than|unless\s+(?:caused\s+by|resulting\s+from|arising\s+(?:from|out\s+of)|due\s+to)|save\s+(?:for|in\s+respect\s+of)|with\s+the\s+exception\s+of|"
     r"(?:shall|will)\s+neither\s+(?:\([a-z]\)\s+)?apply\s+to|"
     r"(?:shall|will|does|do)\s+not\s+apply\s+(?:to|with\s+respect\s+to|in\s+respect\s+of|in\s+the\s+case\s+of|for)|"
     r"(?:shall|will)\s+not\s+(?:limit|restrict)\s+(?:a\s+party's\s+|either\s+party's\s+|any\s+)?(?:liability|"
@@ -249,8 +249,10 @@ _UNCAPPED_AFTER = re.compile(
     r"(?:limitation|limit|cap)|limited))\b", re.I)
 # An exception ends where the main clause resumes: "Except for X, neither party shall ...".
 _MAIN_RESUMES = re.compile(r",\s+(?:(?i:neither|in\s+no\s+event|under\s+no\s+circumstances|each|either|no|the|a|any|"
-                           r"its|be|shall|will)|[A-Z][\w-]+(?:'s)?\s+(?i:total|aggregate|maximum|entire|cumulative)|"
-                           r"[A-Z][\w-]+\s+(?i:shall|will))\b")
+                           r"its|be|shall|will)|[A-Z][\w-]+(?:'s)?)\b"
+                           # ... and only where a verb follows before the next comma: "a party's indemnification
+                           # obligations, or ..." is still the list
+                           r"(?=[^,;]*?\b(?i:shall|will|may|is|are|be)\b)")
 _ENUMERATED = re.compile(r"\s*(?:and\s+|or\s+)?\(?(?:[ivx]{1,5}|[a-h]|\d{1,2})\)\s", re.I)
 
 
@@ -274,17 +276,19 @@ def _subject_fields(kind: str, text: str, begin: int, end: int, *, named_only: b
     """The named subjects of an exception or uncapped list in text[begin:end], one field per subject;
     without a named one, the words themselves (unless named_only)."""
     region = text[begin:end]
-    fields, seen = [], set()
+    fields: list[Field] = []
+    hits: list[tuple[int, int]] = []  # every named mention, repeated ones too, in region offsets
     for name, pattern in _SUBJECT_PATTERNS:
         for m in pattern.finditer(region):
-            covered = any(f.start <= begin + m.start() < f.end for f in fields)
-            if name == "negligence" and _named_in_item(fields, region, m.start(), begin, coarse=True):
+            if any(a <= m.start() < b for a, b in hits):
+                continue  # "gross negligence" is not also "negligence"
+            if name == "negligence" and _named_in_item(hits, region, m.start(), coarse=True):
                 continue  # "death or personal injury caused by negligence": the cause, not another item
-            if not covered and name not in seen:
-                seen.add(name)
+            hits.append((m.start(), m.end()))
+            if all(f.value != name for f in fields):
                 fields.append(Field(kind, name, begin + m.start(), begin + m.end()))
     for m in _SECTION_REF.finditer(region):
-        if _named_in_item(fields, region, m.start(), begin):
+        if _named_in_item(hits, region, m.start()):
             continue  # "confidentiality obligations under Section 12" is already named
         ref = re.sub(r"\s+", " ", m.group(0))
         fields.append(Field(kind, "obligations under " + ref[0].upper() + ref[1:].lower(), begin + m.start(),
@@ -299,7 +303,7 @@ def _subject_fields(kind: str, text: str, begin: int, end: int, *, named_only: b
     return sorted(fields, key=lambda f: f.start)
 
 
-def _named_in_item(fields: list[Field], region: str, at: int, begin: int, *, coarse: bool = False) -> bool:
+def _named_in_item(hits: list[tuple[int, int]], region: str, at: int, *, coarse: bool = False) -> bool:
     """Is a subject already named in the list item that holds `at`? Items end at commas, "and", "or";
     coarse items only at semicolons and enumerators ("(ii)")."""
     if coarse:
@@ -307,7 +311,7 @@ def _named_in_item(fields: list[Field], region: str, at: int, begin: int, *, coa
     else:
         starts = [region.rfind(sep, 0, at) for sep in (",", ";", " and ", " or ", " AND ", " OR ")]
     item_start = max(starts)
-    return any(item_start < f.start - begin < at for f in fields)
+    return any(item_start < a < at for a, _ in hits)
 
 
 _NOT_A_SUBJECT = re.compile(r"\s*(?:as\s+(?:otherwise\s+)?(?:expressly\s+)?(?:provided|set\s+(?:forth|out)|stated|"
