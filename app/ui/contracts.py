@@ -46,6 +46,12 @@ if st.session_state.get("clause_id") not in clauses:
     st.session_state.doc_page = clauses[first].page or 1
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def rendered_page(user_id: int, contract_id: int, page: int, selected: int, labels: tuple[str, ...]):
+    """A page costs a few tenths of a second; `labels` is in the key so a review redraws it."""
+    return services.render_contract_page(user_id, contract_id, page, selected_clause_id=selected)
+
+
 def select_clause(clause_id: int) -> None:
     """Callback of every way to pick a clause: the picker, a field of the card, a row of the table."""
     st.session_state.clause_id = clause_id
@@ -106,7 +112,7 @@ with doc_col:
     if document.page_count:
         st.number_input("Page", min_value=1, max_value=document.page_count, step=1, key="doc_page")
         page_number = int(st.session_state.doc_page)
-        page = services.render_contract_page(user.id, contract_id, page_number, selected_clause_id=clause.id)
+        page = rendered_page(user.id, contract_id, page_number, clause.id, tuple(s.label for s in document.spans))
         st.image(page.png, caption=f"Page {page_number} of {document.page_count}")
         span = next(s for s in document.spans if s.clause_id == clause.id)
         if clause.id not in page.boxes and (span.page or 0) <= page_number <= (span.page_end or span.page or 0):
