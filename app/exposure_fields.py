@@ -114,7 +114,7 @@ _PERIOD = re.compile(rf"\b(?:during|in|within|for|over)\s+(?:the\s+|any\s+)?(?:(
                      rf"previous|last|first)\s+)?(?P<count>{_COUNT})[\s-]*\(?(?P<unit>calendar\s+months?|months?|years?)"
                      r"\b\)?(?:[\s-]+period)?(?:\s+(?:immediately\s+)?(?:preceding|prior\s+to|before|"
                      r"next\s+preceding))?", re.I)
-_AGGREGATE = re.compile(r"\b(?:in\s+the\s+aggregate|aggregate|cumulative(?:ly)?|in\s+total|total\s+liability|"
+_AGGREGATE = re.compile(r"\b(?:in\s+the\s+aggregate|aggregate|cumulative(?:ly)?|in\s+total|(?:total|entire)\s+liability|"
                         r"for\s+all\s+(?:claims|events|losses)|all\s+claims\s+in\s+the\s+aggregate)\b", re.I)
 _PER_CLAIM = re.compile(r"\b(?:per\s+(?:individual\s+)?(?:claim|occurrence|incident|event|loss)|"
                         r"(?:for|in\s+respect\s+of|with\s+respect\s+to)\s+(?:each|any\s+one|any\s+single|a\s+single)\s+"
@@ -138,8 +138,7 @@ def _cap_fields(text: str, start: int, end: int) -> list[Field]:
         fields.append(Field("cap_amount", _money_value(m.group(0)), start + m.start(), start + m.end()))
     for m in _BASIS.finditer(sentence, after):
         fields.append(Field("cap_basis", _phrase(m.group(0)), start + m.start(), start + m.end()))
-    if not any(f.kind in ("cap_amount", "cap_basis") for f in fields):
-        fields += _measured_ceiling(text, start, end, ceilings)
+    fields += _measured_ceiling(text, start, end, ceilings, fields)
     if not fields:
         return []  # "limited to direct damages" limits the kind, not the amount
     for m in _PERIOD.finditer(sentence, after):
@@ -156,19 +155,24 @@ def _cap_fields(text: str, start: int, end: int) -> list[Field]:
 # What a ceiling is measured in when no amount or "fees paid" wording names it ("the annualised value of the
 # Maintenance Charges", "the extent of such cover").
 _MEASURE_WORD = re.compile(r"\b(?:fees?|charges|price|value|insurance|cover(?:age)?|proceeds|paid|payable|royalt\w+|"
-                           r"compensation|consideration|amounts?)\b", re.I)
+                           r"compensation|consideration|amounts?|(?:set\s+forth|provided)\s+in\s+Sections?\s+\d)\b",
+                           re.I)
 
 
-def _measured_ceiling(text: str, start: int, end: int, ceilings: list[re.Match]) -> list[Field]:
+def _measured_ceiling(text: str, start: int, end: int, ceilings: list[re.Match], found: list[Field]) -> list[Field]:
+    """Ceilings whose measure no amount or basis pattern named: the words up to the next comma, if they measure."""
     sentence = text[start:end]
+    fields = []
     for ceiling in ceilings:
         stop = re.search(r"[,;]\s|\.\s*$|$", sentence[ceiling.end():]).start() + ceiling.end()
+        if any(f.end > start + ceiling.end() and f.start < start + stop for f in found + fields):
+            continue
         words = sentence[ceiling.end():stop]
         if _MEASURE_WORD.search(words):
             lead = len(words) - len(words.lstrip())
-            return [Field("cap_basis", _short(_phrase(words)), start + ceiling.end() + lead,
-                          start + ceiling.end() + len(words.rstrip(" .")))]
-    return []
+            fields.append(Field("cap_basis", _short(_phrase(words)), start + ceiling.end() + lead,
+                                start + ceiling.end() + len(words.rstrip(" ."))))
+    return fields
 
 
 def _money_value(words: str) -> str:
@@ -208,17 +212,18 @@ def _basket_fields(text: str, start: int, end: int) -> list[Field]:
 # What carve-outs and uncapped items name, most specific first; the value is the lawyer's short name.
 _SUBJECTS = (
     ("gross negligence", r"gross(?:ly)?\s+negligen\w*"),
-    ("wilful misconduct", r"wil(?:l)?ful\s+(?:or\s+intentional\s+)?misconduct|intentional\s+misconduct|"
+    ("wilful misconduct", r"wil(?:l)?ful\s+(?:or\s+intentional\s+)?(?:misconduct|misfeasance)|intentional\s+misconduct|"
                           r"wil(?:l)?ful\s+(?:breach|default|acts?)|intentional\s+(?:breach|wrongdoing|acts?)"),
     ("fraud", r"fraud\w*|misrepresentation"),
+    ("bad faith", r"bad\s+faith"),
     ("death or personal injury", r"death|(?:personal|bodily)\s+injur\w*"),
     ("property damage", r"(?:damage\s+to\s+(?:real\s+or\s+)?(?:tangible\s+)?(?:personal\s+)?property|"
                         r"property\s+damage)"),
-    ("indemnification", r"indemnif\w*|hold\s+harmless"),
+    ("indemnification", r"indemni(?:f|t)\w*|hold\s+harmless"),
     ("confidentiality", r"confidential\w*|non-disclosure"),
     ("IP infringement", r"infring\w*|misappropriat\w*|intellectual\s+property"),
     ("data protection", r"data\s+(?:protection|breach|security)|privacy|personal\s+(?:data|information)"),
-    ("payment obligations", r"payment\s+obligations?|obligations?\s+to\s+pay|(?:amounts?|monies|sums)\s+(?:due|owed)|"
+    ("payment obligations", r"payment\s+obligations?|obligations?\s+to\s+pay|payment\s+of\s+(?:money|amounts|fees|sums)|(?:amounts?|monies|sums)\s+(?:due|owed)|"
                             r"fees\s+(?:due|owed|payable)"),
     ("breach of law", r"violation\s+of\s+(?:any\s+)?(?:applicable\s+)?laws?|non-compliance\s+with\s+[^,;]{0,40}law"),
     ("third-party claims", r"third[-\s]part(?:y|ies)(?:'s)?\s+claims?|claims?\s+(?:of|by)\s+(?:a\s+|any\s+)?third[-\s]part"),
@@ -231,14 +236,17 @@ _SECTION_REF = re.compile(r"\b(?:Sections?|Articles?|Clauses?|Paragraphs?)\s+\d+
 
 _CARVE_OUT_OPENING = re.compile(
     r"\b(?:excepting(?:\s+only)?|except(?:\s+(?:for|with\s+respect\s+to|in\s+respect\s+of|in\s+the\s+case\s+of|as\s+to|to\s+the\s+extent\s+of))?|"
-    r"excluding|other\s+than|unless\s+(?:caused\s+by|resulting\s+from|arising\s+(?:from|out\s+of)|due\s+to)|save\s+(?:for|in\s+respect\s+of)|with\s+the\s+exception\s+of|"
+    r"excluding|other\s+than(?=\s+(?:for|in\s+respect\s+of|with\s+respect\s+to|as\s+a\s+result\s+of|arising|claims?|"
+    r"liabilit|damages|losses|breach))|unless\s+(?:caused\s+by|resulting\s+from|arising\s+(?:from|out\s+of)|due\s+to)|save\s+(?:for|in\s+respect\s+of)|with\s+the\s+exception\s+of|"
     r"(?:shall|will)\s+neither\s+(?:\([a-z]\)\s+)?apply\s+to|"
     r"(?:shall|will|does|do)\s+not\s+apply\s+(?:to|with\s+respect\s+to|in\s+respect\s+of|in\s+the\s+case\s+of|for)|"
     r"(?:shall|will)\s+not\s+(?:limit|restrict)\s+(?:a\s+party's\s+|either\s+party's\s+|any\s+)?(?:liability|"
-    r"right\s+to\s+recover\w*)\s+(?:for|with\s+respect\s+to|in\s+respect\s+of)|is\s+not\s+limited\s+for)\b", re.I)
+    r"right\s+to\s+recover\w*)\s+(?:for|with\s+respect\s+to|in\s+respect\s+of)|is\s+not\s+limited\s+for|"
+    r"(?:shall|will)\s+not\s+(?:limit|restrict)(?=\s+(?:the|a\s+party's|either\s+party's|any)\s+[\w\s,]{0,60}?obligations))\b",
+    re.I)
 # "Nothing in this Agreement limits liability for X": the subject follows the wording.
 _UNCAPPED_BEFORE = re.compile(
-    r"\b(?:nothing\s+(?:herein|in\s+(?:this|the)\s+(?:agreement|section|clause|article))[^.;]{0,40}?"
+    r"\b(?:nothing\s+(?:herein|in\s+(?:this|the)\s+(?:agreement|section|clause|article))(?:[^.;]|\.(?=\d)){0,40}?"
     r"(?:shall|will|is\s+intended\s+to)?\s*(?:limits?|excludes?|restricts?|relieves?|releases?)|"
     r"(?:neither|no)\s+party\s+(?:excludes|limits)(?:\s+or\s+(?:limits|excludes))?|"
     r"(?:full\s+responsibility|fully\s+liable),?\s+without\s+limit(?:ation)?,?|"
@@ -248,7 +256,7 @@ _UNCAPPED_AFTER = re.compile(
     r"\b(?:shall|will|is|are)\s+(?:be\s+)?(?:unlimited|uncapped|not\s+(?:be\s+)?(?:subject\s+to\s+(?:any|the)\s+"
     r"(?:limitation|limit|cap)|limited))\b", re.I)
 # An exception ends where the main clause resumes: "Except for X, neither party shall ...".
-_MAIN_RESUMES = re.compile(r",\s+(?:(?i:neither|in\s+no\s+event|under\s+no\s+circumstances|each|either|no|the|a|any|"
+_MAIN_RESUMES = re.compile(r",\s+(?:(?i:neither|in\s+no\s+event|in\s+the\s+event|under\s+no\s+circumstances|each|either|no|the|a|any|"
                            r"its|be|shall|will)|[A-Z][\w-]+(?:'s)?)\b"
                            # ... and only where a verb follows before the next comma: "a party's indemnification
                            # obligations, or ..." is still the list
@@ -256,9 +264,15 @@ _MAIN_RESUMES = re.compile(r",\s+(?:(?i:neither|in\s+no\s+event|under\s+no\s+cir
 _ENUMERATED = re.compile(r"\s*(?:and\s+|or\s+)?\(?(?:[ivx]{1,5}|[a-h]|\d{1,2})\)\s", re.I)
 
 
+# A list of exceptions also ends where a new rule starts: "..., and in no event shall".
+_REGION_CUT = re.compile(r",?\s+and,?\s+(?:in\s+no\s+event|nothing)\b", re.I)
+
+
 def _exception_region(text: str, begin: int, limit: int, *, forward: bool) -> tuple[int, int]:
     """Where a carve-out or uncapped list named after `begin` ends: the sentence end, a main clause resuming,
     or a semicolon that is not followed by the next item of an enumeration."""
+    cut = _REGION_CUT.search(text, begin, limit)
+    limit = cut.start() if cut else limit
     end = begin
     while end < limit:
         semicolon = text.find(";", end, limit)
@@ -282,17 +296,17 @@ def _subject_fields(kind: str, text: str, begin: int, end: int, *, named_only: b
         for m in pattern.finditer(region):
             if any(a <= m.start() < b for a, b in hits):
                 continue  # "gross negligence" is not also "negligence"
-            if name == "negligence" and _named_in_item(hits, region, m.start(), coarse=True):
+            if name in _QUALIFIERS and _named_in_item(hits, region, m.start(), coarse=True):
                 continue  # "death or personal injury caused by negligence": the cause, not another item
             hits.append((m.start(), m.end()))
             if all(f.value != name for f in fields):
                 fields.append(Field(kind, name, begin + m.start(), begin + m.end()))
     for m in _SECTION_REF.finditer(region):
-        if _named_in_item(hits, region, m.start()):
+        enumerated = bool(_ENUMERATOR.search(region))  # "(iii) its indemnification obligation under Section 10.2"
+        if _named_in_item(hits, region, m.start(), coarse=enumerated) or _named_in_item(hits, region, m.start(),
+                                                                                       after=True):
             continue  # "confidentiality obligations under Section 12" is already named
-        ref = re.sub(r"\s+", " ", m.group(0))
-        fields.append(Field(kind, "obligations under " + ref[0].upper() + ref[1:].lower(), begin + m.start(),
-                            begin + m.end()))
+        fields.append(Field(kind, "obligations under " + _reference(m.group(0)), begin + m.start(), begin + m.end()))
     if not fields and not named_only:
         cut = re.search(r"\)?\s*\b(?:shall|will)\b", region)
         region = region[:cut.start()] if cut else region
@@ -303,19 +317,36 @@ def _subject_fields(kind: str, text: str, begin: int, end: int, *, named_only: b
     return sorted(fields, key=lambda f: f.start)
 
 
-def _named_in_item(hits: list[tuple[int, int]], region: str, at: int, *, coarse: bool = False) -> bool:
-    """Is a subject already named in the list item that holds `at`? Items end at commas, "and", "or";
-    coarse items only at semicolons and enumerators ("(ii)")."""
+def _reference(words: str) -> str:
+    """'SECTIONS 12.4(C)' -> 'Sections 12.4(c)'."""
+    ref = re.sub(r"\s+", " ", words)
+    return ref[0].upper() + ref[1:].lower()
+
+
+def _named_in_item(hits: list[tuple[int, int]], region: str, at: int, *, coarse: bool = False,
+                   after: bool = False) -> bool:
+    """Is a subject already named in the list item that holds `at`, before it (or, with `after`, after it)?
+    Items end at commas, "and", "or"; coarse items only at semicolons and enumerators ("(ii)")."""
+    if after:
+        ends = [i for i in (region.find(sep, at) for sep in (",", ";", " and ", " or ", " AND ", " OR ")) if i >= 0]
+        item_end = min(ends, default=len(region))
+        return any(at < a < item_end for a, _ in hits)
     if coarse:
-        starts = [region.rfind(";", 0, at)] + [m.start() for m in re.finditer(r"\(\w{1,4}\)", region[:at])]
+        starts = [region.rfind(";", 0, at)] + [m.start() for m in _ENUMERATOR.finditer(region, 0, at)]
     else:
         starts = [region.rfind(sep, 0, at) for sep in (",", ";", " and ", " or ", " AND ", " OR ")]
     item_start = max(starts)
     return any(item_start < a < at for a, _ in hits)
 
 
-_NOT_A_SUBJECT = re.compile(r"\s*(?:as\s+(?:otherwise\s+)?(?:expressly\s+)?(?:provided|set\s+(?:forth|out)|stated|"
-                            r"permitted|described)|to\s+the\s+extent|that|where|if|in\s+accordance|pursuant)\b", re.I)
+_ENUMERATOR = re.compile(r"\((?:[ivx]{1,5}|[a-h]|\d{1,2})\)", re.I)
+# Words that qualify a subject already named in the same item rather than naming another one.
+_QUALIFIERS = {"negligence", "third-party claims"}
+_REFERENCED_EXCEPTION = re.compile(r"\s*as\s+(?:otherwise\s+)?(?:expressly\s+)?(?:provided|set\s+(?:forth|out)|stated)\s+"
+                                   r"(?:in|under)\s+(?!this\b)(?P<ref>(?:Sections?|Articles?|Clauses?)\s+\d+(?:\.\d+)*"
+                                   r"(?:\([a-z0-9]+\))*)", re.I)
+_NOT_A_SUBJECT = re.compile(r"\s*(?:as\s+(?:may\b|otherwise\b|required\b|(?:expressly\s+)?(?:provided|set\s+(?:forth|out)|"
+                            r"stated|permitted|described))|to\s+the\s+extent|that|where|if|in\s+accordance|pursuant)\b", re.I)
 
 
 def _exception_fields(text: str, start: int, end: int) -> list[Field]:
@@ -328,13 +359,24 @@ def _exception_fields(text: str, start: int, end: int) -> list[Field]:
         taken_until = max(taken_until, stop)
     for m in _UNCAPPED_AFTER.finditer(sentence):
         fields += _subject_fields("uncapped", text, start, start + m.start(), named_only=True)
-    for m in _CARVE_OUT_OPENING.finditer(sentence):
-        if start + m.start() < taken_until or _NOT_A_SUBJECT.match(sentence, m.end()):
+    if not _mentions_limit(sentence):
+        return fields  # "other than" in a definition is not an exception to a cap
+    openings = [m for m in _CARVE_OUT_OPENING.finditer(sentence) if start + m.start() >= taken_until]
+    regions: list[tuple[int, int]] = []
+    for i, m in enumerate(openings):
+        if m.group(0).lower().startswith("other") and any(a <= start + m.start() < b for a, b in regions):
+            continue  # "... obligations other than those in Section 5.4": an exception to the exception
+        ref = _REFERENCED_EXCEPTION.match(sentence, m.end())
+        if ref:  # "Except as set forth in Section 6.3": what that section provides is the carve-out
+            fields.append(Field("carve_out", "obligations under " + _reference(ref.group("ref")),
+                                start + ref.start("ref"), start + ref.end("ref")))
             continue
-        if not _mentions_limit(sentence):
-            continue  # "other than" in a definition is not an exception to a cap
+        if _NOT_A_SUBJECT.match(sentence, m.end()):
+            continue
         begin, stop = _exception_region(text, start + m.end(), end, forward=True)
-        fields += _subject_fields("carve_out", text, begin, stop)
+        regions.append((begin, stop))
+        later = [start + o.start() for o in openings[i + 1:] if start + o.start() < stop]
+        fields += _subject_fields("carve_out", text, begin, later[0] if later else stop)
     return fields
 
 
@@ -343,12 +385,15 @@ _LIMIT_WORDING = re.compile(r"limit|exceed|\bcap\b|in\s+no\s+event|exclu|not\s+(
 
 
 def _mentions_limit(sentence: str) -> bool:
-    return bool(_LIMIT_WORDING.search(sentence))
+    return bool(_LIMIT_WORDING.search(sentence) or _EXCLUDING.search(sentence) or _CEILING.search(sentence))
 
 
 # --- excluded damage types ----------------------------------------------------------------------
 
 _EXCLUDING = re.compile(r"\b(?:in\s+no\s+event|under\s+no\s+circumstances|not\s+(?:be\s+)?(?:liable|responsible)|"
+                        # "neither ABG nor Celebrity shall be liable", "neither party will, under any circumstances, be liable"
+                        r"neither\b[^.;]{0,250}?\b(?:shall|will|is)\b[^.;]{0,40}?\b(?:be\s+)?(?:liable|subject\s+to\s+any\s+liability)|"
+                        r"not\s+be\s+subject\s+to\s+any\s+liability|"
                         r"no\s+(?:liability|responsibility)|(?:neither|no)\s+party\s+(?:shall|will|is)|excludes?|"
                         r"disclaims?|waives?|not\s+(?:be\s+)?entitled\s+to\s+recover|shall\s+not\s+include)\b", re.I)
 _DAMAGE_TYPES = tuple((name, re.compile(rf"\b(?:{pattern})\b", re.I)) for name, pattern in (
@@ -359,15 +404,21 @@ _DAMAGE_TYPES = tuple((name, re.compile(rf"\b(?:{pattern})\b", re.I)) for name, 
     ("punitive", r"punitive"),
     ("exemplary", r"exemplary"),
     ("multiple damages", r"multiple|treble"),
+    ("statutory damages", r"statutory(?=\s+damages)"),
+    ("diminution in value", r"diminution\s+(?:in|of)\s+value"),
+    ("loss of goodwill", r"damage\s+to\s+(?:business\s+)?reputation|loss\s+of\s+(?:business\s+)?reputation"),
+    ("pure economic loss", r"(?:pure\s+)?economic\s+(?:loss|nature)"),
+    ("increased costs", r"increased?\s+(?:\w+\s+)?costs"),
 ))
 # "loss of use, data, business or profits": the words after "loss of" / "lost".
-_LOSS_LIST = re.compile(r"\b(?:loss(?:es)?\s+of|lost|loss\s+or\s+corruption\s+of)\s+[\w\s,/-]{0,80}", re.I)
+_LOSS_LIST = re.compile(r"\b(?:loss(?:es)?(?:\s+\([^)]{0,40}\))?\s+of|lost|loss\s+or\s+corruption\s+of)\s+[\w\s,/-]{0,80}",
+                        re.I)
 _LOSS_TYPES = tuple((name, re.compile(rf"\b(?:{pattern})\b", re.I)) for name, pattern in (
     ("lost profits", r"profits?"),
     ("lost revenue", r"revenues?|income|sales|turnover"),
     ("loss of data", r"data"),
     ("loss of goodwill", r"goodwill|reputation"),
-    ("loss of business", r"business(?!\s+interruption)|opportunit\w*|contracts?"),
+    ("loss of business", r"business(?!\s+(?:interruption|reputation))|opportunit\w*|contracts?"),
     ("loss of use", r"use"),
     ("lost savings", r"savings"),
 ))
