@@ -1,13 +1,19 @@
 """Exposure fields (app.exposure_fields) against 50 hand-checked development clauses.
 
-    python -m bench.exposure_fields [--gold tests/fixtures/exposure_gold.jsonl]
-    python -m bench.exposure_fields --draw > draft.jsonl   # the sample again, with the rules' fields as a draft
+    python -m bench.exposure_fields [--gold FILE]        # both gold files below, or FILE
+    python -m bench.exposure_fields --draw [--held-out]  # a sample again, with the rules' fields as a draft
 
 The clauses: liability segments (label not `none`, read by a person) of `segments_dev.jsonl` from contracts of
 the default model's train split, at most 1,500 characters, drawn with seed 14 per bucket: 11 capped, 12
 carve_out, 11 exclusion, 9 indemnity, 5 uncapped and 2 cap_and_collar (all there are of the last two).
 Each clause's fields were then written by hand into the gold file (the draft only saved typing; every field
-was read against the clause, kept, corrected, removed or added).
+was read against the clause, kept, corrected, removed or added). The draft may still have anchored the reading.
+
+The rules were corrected after that reading (exclusions worded "neither X nor Y shall be liable", "indemnity",
+nested exceptions, more damage types), so their figures on those 50 are optimistic. 18 more clauses, from
+validation contracts (seed 15; all the validation set has of `uncapped` and `cap_and_collar` under the length
+limit), were drawn and checked the same way only after the last change: exposure_gold_heldout.jsonl, the
+figures to quote. One of them is the segment of a CUAD clause (L0158) that a unit test also uses.
 
 A predicted field is right when a gold field of the same kind has the same value (case aside); for a cap's
 basis, and for carve-outs and uncapped items that name no listed subject, overlapping evidence words suffice,
@@ -30,21 +36,25 @@ GOLD = ROOT / "tests" / "fixtures" / "exposure_gold.jsonl"
 SEED = 14
 QUOTA = {"capped": 11, "carve_out": 12, "exclusion": 11, "indemnity": 9, "uncapped": 5, "cap_and_collar": 2}
 MAX_CHARS = 1500
+# Checked after the rules were last changed, so their figures are not tuned on (see the module docstring).
+HELD_OUT_SEED = 15
+HELD_OUT_QUOTA = {"capped": 4, "carve_out": 5, "exclusion": 4, "indemnity": 3, "uncapped": 2, "cap_and_collar": 2}
+HELD_OUT = ROOT / "tests" / "fixtures" / "exposure_gold_heldout.jsonl"
 _CANONICAL_SUBJECTS = {"gross negligence", "wilful misconduct", "fraud", "death or personal injury", "property damage",
                        "indemnification", "confidentiality", "IP infringement", "data protection",
                        "payment obligations", "breach of law", "third-party claims", "negligence",
                        "product liability"}
 
 
-def draw(shared: Path) -> list[dict]:
+def draw(shared: Path, *, split_name: str = "train", seed: int = SEED, quota: dict[str, int] = QUOTA) -> list[dict]:
     split = json.loads((ROOT / "models" / "default" / "split.json").read_text())
     with (shared / "data" / "cuad" / "segments_dev.jsonl").open(encoding="utf-8") as f:
         segments = [json.loads(line) for line in f]
-    pool = [s for s in segments if s["label"] != "none" and split.get(s["contract"]) == "train"
+    pool = [s for s in segments if s["label"] != "none" and split.get(s["contract"]) == split_name
             and len(s["text"]) <= MAX_CHARS and s["label_source"] in ("annotated", "clauses_labeled")]
-    rng = random.Random(SEED)
+    rng = random.Random(seed)
     drawn = []
-    for label, n in QUOTA.items():
+    for label, n in quota.items():
         of_label = [s for s in pool if s["label"] == label]
         drawn += rng.sample(of_label, min(n, len(of_label)))
     return drawn
@@ -100,26 +110,33 @@ def score(rows: list[dict]) -> dict[str, dict[str, float]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--gold", type=Path, default=GOLD)
+    parser.add_argument("--gold", type=Path, help="one gold file (default: both)")
     parser.add_argument("--draw", action="store_true", help="print the drawn clauses with the rules' fields as a draft")
+    parser.add_argument("--held-out", action="store_true",
+                        help=f"with --draw: the {sum(HELD_OUT_QUOTA.values())} clauses of validation contracts "
+                             f"(seed {HELD_OUT_SEED}) instead")
     args = parser.parse_args(argv)
     if args.draw:
         from app.config import get_settings
 
-        for s in draw(Path(get_settings().shared_dir)):
+        shared = Path(get_settings().shared_dir)
+        drawn = (draw(shared, split_name="validation", seed=HELD_OUT_SEED, quota=HELD_OUT_QUOTA) if args.held_out
+                 else draw(shared))
+        for s in drawn:
             fields = [{"kind": f.kind, "value": f.value, "evidence": s["text"][f.start:f.end]}
                       for f in extract_fields(s["text"])]
             print(json.dumps({"id": s["id"], "contract": s["contract"] + ".txt", "label": s["label"],
                               "text": s["text"], "fields": fields}, ensure_ascii=False))
         return 0
-    with args.gold.open(encoding="utf-8") as f:
-        rows = [json.loads(line) for line in f if line.strip()]
-    figures = score(rows)
-    print(f"{len(rows)} hand-checked clauses ({args.gold.name})")
-    print(f"{'field':<18}{'gold':>6}{'found':>7}{'right':>7}{'precision':>11}{'recall':>8}{'accuracy':>10}")
-    for kind, m in figures.items():
-        print(f"{kind:<18}{m['gold']:>6}{m['predicted']:>7}{m['right']:>7}{m['precision']:>11.2f}{m['recall']:>8.2f}"
-              f"{m['accuracy']:>10.2f}")
+    for path in [args.gold] if args.gold else [GOLD, HELD_OUT]:
+        with path.open(encoding="utf-8") as f:
+            rows = [json.loads(line) for line in f if line.strip()]
+        print(f"{len(rows)} hand-checked clauses ({path.name})")
+        print(f"{'field':<18}{'gold':>6}{'found':>7}{'right':>7}{'precision':>11}{'recall':>8}{'accuracy':>10}")
+        for kind, m in score(rows).items():
+            print(f"{kind:<18}{m['gold']:>6}{m['predicted']:>7}{m['right']:>7}{m['precision']:>11.2f}"
+                  f"{m['recall']:>8.2f}{m['accuracy']:>10.2f}")
+        print()
     return 0
 
 
