@@ -8,11 +8,11 @@ import pandas as pd
 import streamlit as st
 
 from app import services
+from app.exposure import clause_reference, heading_title
 from app.exposure_fields import FIELD_KINDS, FIELD_NAMES
 from app.taxonomy import BUCKETS, LABEL_IDS
-from app.ui.highlight import Mark, evidence_marks, marked_html, snippet
-from app.ui.render import (STATUS_NAMES, clause_heading, label_badge, label_cell_style, label_name,
-                           probability_chart)
+from app.ui.highlight import Mark, around, evidence_marks, marked_html, snippet
+from app.ui.render import STATUS_NAMES, label_badge, label_cell_style, label_name, probability_chart
 from app.ui.session import require_user
 
 user = require_user()
@@ -33,10 +33,17 @@ clauses = {c.id: c for c in detail.clauses}
 liability = [c for c in detail.clauses if c.label != "none"]
 
 
+paged = bool(document.page_count)  # only PDFs have pages; a TXT clause is on no "page 1"
+
+
 def clause_option(clause_id: int) -> str:
+    """'§ 9.1 Limitation of liability · page 7 · Capped': the contract's own number and heading, said once."""
     c = clauses[clause_id]
-    where = clause_heading(c.number, c.heading, c.page) or f"“{' '.join(c.text.split()[:8])}…”"
-    return f"{where} · {label_name(c.label)}"
+    title = heading_title(c.heading)
+    where = clause_reference(c.number, c.heading, c.text)
+    parts = [f"§ {where}" if c.number else where, title if c.number and title else "",
+             f"page {c.page}" if paged and c.page else "", label_name(c.label)]
+    return " · ".join(p for p in parts if p)
 
 
 # The selected clause belongs to this contract; a new contract starts at its worst exposure.
@@ -72,14 +79,21 @@ with st.container(border=True, key="exposure_card"):
         if not found:
             continue
         st.markdown(f"**{FIELD_NAMES[kind]}**")
-        for n, f in enumerate(found):
-            clause = clauses[f.clause_id]
-            text, start, end = snippet(clause.text, f.start, f.end)
+        # One row per clause: "consequential, indirect, lost profits" with each word marked in one snippet.
+        by_clause = {}
+        for f in found:
+            by_clause.setdefault(f.clause_id, []).append(f)
+        for n, (clause_id, group) in enumerate(by_clause.items()):
+            clause = clauses[clause_id]
+            first, last = min(f.start for f in group), max(f.end for f in group)
+            text, start, _ = snippet(clause.text, first, last, context=60)
+            marks = evidence_marks((kind, f.start - first + start, f.end - first + start) for f in group)
             value_col, evidence_col, go_col = st.columns([2, 6, 1], vertical_alignment="center")
-            value_col.text(f.value)
-            evidence_col.markdown(marked_html(text, [Mark(start, end, kind=kind)]), unsafe_allow_html=True)
-            go_col.button(f"§ {f.reference}"[:24], key=f"field_{kind}_{n}", on_click=select_clause,
-                          args=(f.clause_id,), help="Show this clause in the document")
+            value_col.text(", ".join(f.value for f in group))
+            evidence_col.markdown(marked_html(text, marks), unsafe_allow_html=True)
+            reference = group[0].reference
+            go_col.button((f"§ {reference}" if clause.number else reference)[:24], key=f"field_{kind}_{n}",
+                          on_click=select_clause, args=(clause_id,), help="Show this clause in the document")
     if detail.exposure:
         with st.expander("One line per liability clause"):
             st.text("\n".join(f"• {item.line}" for item in detail.exposure))
@@ -121,10 +135,18 @@ with doc_col:
     else:
         if document.format == "pdf":
             st.caption("The original PDF is not in the upload folder; its text is shown instead.")
-        marks = [Mark(s.start, s.end, label=s.label, clause_id=s.clause_id) for s in document.spans
-                 if s.label != "none"]
+        # Streamlit cannot scroll to the clause, so the view opens on the text around it.
+        whole = st.toggle("Whole document", key="doc_whole")
+        span = next(s for s in document.spans if s.clause_id == clause.id)
+        begin, finish = (0, len(document.text)) if whole else around(document.text, span.start, span.end)
+        marks = [Mark(max(s.start, begin) - begin, min(s.end, finish) - begin, label=s.label, clause_id=s.clause_id)
+                 for s in document.spans if s.label != "none" and s.end > begin and s.start < finish]
+        if begin:
+            st.caption("Earlier text is left out; switch on “Whole document” to read it all.")
         with st.container(height=700, key="document_text"):
-            st.markdown(marked_html(document.text, marks, selected=clause.id), unsafe_allow_html=True)
+            st.markdown(marked_html(document.text[begin:finish], marks, selected=clause.id), unsafe_allow_html=True)
+        if finish < len(document.text):
+            st.caption("Later text is left out; switch on “Whole document” to read it all.")
 
 # --- every clause ----------------------------------------------------------------------------------
 st.subheader("All clauses")
@@ -146,7 +168,7 @@ def table_selected() -> None:
 table = pd.DataFrame({
     "number": [c.number or "" for c in rows],
     "heading": [c.heading or "" for c in rows],
-    "page": [c.page for c in rows],
+    "page": [c.page if paged else None for c in rows],
     "bucket": [label_name(c.label) for c in rows],
     "probability": [c.confidence for c in rows],
     "decision": [STATUS_NAMES.get(c.status, c.status) for c in rows],

@@ -81,3 +81,14 @@ def snippet(text: str, start: int, end: int, *, context: int = 80) -> tuple[str,
     prefix = "…" if left else ""
     suffix = "…" if right < len(text) else ""
     return prefix + text[left:right] + suffix, start - left + len(prefix), end - left + len(prefix)
+
+
+def around(text: str, start: int, end: int, *, context: int = 1500) -> tuple[int, int]:
+    """The paragraphs holding text[start:end] and about `context` characters either side, as offsets."""
+    if start - context <= 0:
+        begin = 0
+    else:
+        paragraph = text.rfind("\n\n", 0, start - context)
+        begin = 0 if paragraph < 0 else paragraph + 2
+    paragraph = text.find("\n\n", min(len(text), end + context))
+    return begin, len(text) if paragraph < 0 else paragraph

@@ -90,7 +90,8 @@ def test_a_capped_clause_is_highlighted_in_the_text_and_its_evidence_shown(new_p
     expect(detail.get_by_test_id("stVegaLiteChart")).to_be_visible()
     evidence = page.locator('.st-key-clause_text mark.evidence[data-field="cap_amount"]')
     expect(evidence).to_have_text(re.compile(re.escape(cap["text"][amount.start:amount.end])))
-    page.screenshot(path="/tmp/lexdora-document-view-txt.png", full_page=True)
+    page.locator(".st-key-document_text").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/lexdora-document-view-txt.png")
 
 
 def test_a_pdf_contract_shows_the_page_of_the_selected_clause(new_page, app_env, monkeypatch):
@@ -107,4 +108,5 @@ def test_a_pdf_contract_shows_the_page_of_the_selected_clause(new_page, app_env,
     expect(image).to_be_visible()
     assert page.evaluate("img => img.naturalWidth", image.element_handle()) > 500
     expect(page.locator(".st-key-exposure_card")).to_contain_text("Cap basis")
-    page.screenshot(path="/tmp/lexdora-document-view-pdf.png", full_page=True)
+    image.scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/lexdora-document-view-pdf.png")

@@ -129,10 +129,18 @@ def test_the_contracts_page_shows_the_selected_clause_and_its_evidence(lawyer):
     assert {f.kind for f in fields} >= {"cap_amount"}
     assert all(f'data-field="{f.kind}"' in html for f in fields)
 
-    # Picking another clause shows its label instead.
-    other = next(c for c in detail.clauses if c.label == "none")
+    # Picking the next clause shows its label instead; the capped one, close by, stays marked.
+    other = next(c for c in detail.clauses if c.index == capped.index + 1)
     at.selectbox(key="clause_id").set_value(other.id).run()
     assert not at.exception
     html = "\n".join(m.value for m in at.markdown)
     assert 'class="clause-mark" data-label="capped"' in html  # still marked, no longer selected
     assert 'class="label-badge" data-label="none"' in html
+
+    # Far from it, the text shown is the first clause's surroundings, without the capped clause.
+    at.selectbox(key="clause_id").set_value(detail.clauses[0].id).run()
+    shown = next(m.value for m in at.markdown if "CONTENT LICENSE AGREEMENT" in m.value)  # the document's text
+    assert "Exhibit 10.7" in shown and "clause-mark" not in shown
+    at.toggle(key="doc_whole").set_value(True).run()
+    shown = next(m.value for m in at.markdown if "CONTENT LICENSE AGREEMENT" in m.value)
+    assert 'class="clause-mark" data-label="capped"' in shown

@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 
 from app.taxonomy import BY_ID
-from app.ui.highlight import Mark, evidence_marks, marked_html, snippet
+from app.ui.highlight import Mark, around, evidence_marks, marked_html, snippet
 
 
 def test_contract_text_is_escaped_inside_and_outside_marks():
@@ -42,3 +42,16 @@ def test_snippet_cuts_at_spaces_and_keeps_the_evidence_offsets():
     short, a, b = snippet(text, start, start + 8, context=20)
     assert short[a:b] == "EVIDENCE"
     assert short.startswith("…word") and short.endswith("word…")
+
+
+def test_the_text_around_a_clause_starts_and_ends_at_paragraph_breaks():
+    paragraphs = [f"Paragraph {n} " + "word " * 60 for n in range(40)]
+    text = "\n\n".join(paragraphs)
+    start = text.index("Paragraph 20 ")
+    end = start + len(paragraphs[20])
+    begin, finish = around(text, start, end, context=700)
+    assert text[begin:].startswith("Paragraph ") and text[finish:finish + 2] == "\n\n"
+    assert begin < start - 700 and finish > end + 700
+    assert finish - begin < len(text) / 2
+    assert around(text, 10, 50, context=700)[0] == 0
+    assert around(text, len(text) - 20, len(text), context=700)[1] == len(text)
