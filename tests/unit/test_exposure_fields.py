@@ -126,3 +126,28 @@ def test_a_basket_amount_is_not_read_as_the_cap():
     assert fields_of("SA009", "cap_amount") == [("€7,500,000", "€7,500,000")]
     assert fields_of("SA009", "basket") == [("€150,000", "unless and until the aggregate amount of all Claims exceeds "
                                                         "€150,000")]
+
+
+@pytest.mark.parametrize("name, n, split", [("exposure_gold.jsonl", 50, "train"),
+                                            ("exposure_gold_heldout.jsonl", 18, "validation")])
+def test_gold_files_quote_their_clauses_from_the_stated_split(name, n, split):
+    from tests.conftest import ROOT
+
+    contracts = json.loads((ROOT / "models" / "default" / "split.json").read_text())
+    with (ROOT / "tests" / "fixtures" / name).open(encoding="utf-8") as f:
+        rows = [json.loads(line) for line in f]
+    assert len(rows) == n and len({r["id"] for r in rows}) == n
+    for row in rows:
+        assert _texts()[row["id"]] == row["text"]
+        assert contracts[row["contract"].removesuffix(".txt")] == split
+        assert all(f["kind"] in FIELD_KINDS and f["evidence"] in row["text"] for f in row["fields"])
+
+
+def test_the_bench_scores_the_gold_itself_as_perfect_and_nothing_as_zero_recall():
+    from bench.exposure_fields import score
+
+    clause = {"text": "Liability shall not exceed $5,000.", "fields": [
+        {"kind": "cap_amount", "value": "$5,000", "evidence": "$5,000"}]}
+    assert score([clause])["all"]["recall"] == 1.0
+    empty = {"text": "The term is five years.", "fields": [{"kind": "time_bar", "value": "5 years", "evidence": "five years"}]}
+    assert score([empty])["time_bar"]["recall"] == 0.0 and score([empty])["time_bar"]["accuracy"] == 0.0
