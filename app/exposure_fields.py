@@ -94,32 +94,40 @@ def _duration_value(match: re.Match) -> str | None:
 
 # Wording that sets a ceiling; what follows it is where the amount or basis is.
 _CEILING = re.compile(r"\b(?:not\s+(?:to\s+)?exceed|(?:shall|will|may|to)\s+(?:in\s+no\s+event\s+)?(?:not\s+)?exceed|"
-                      r"exceed(?:s|ing)?|(?:not|no)\s+(?:[\w-]+\s+){0,6}?in\s+excess\s+of|limited\s+to|capped\s+at|cap\s+of|up\s+to|"
-                      r"maximum\s+(?:aggregate\s+)?(?:amount|liability)\s+of|greater\s+of|lesser\s+of|greater\s+than)\b", re.I)
-_MONEY = re.compile(r"(?:(?:US|U\.S\.|USD|CAD|EUR|GBP)\s?)?[$€£]\s?\d(?:[\d,]*\d)?(?:\.\d+)?(?:\s*(?:million|billion|thousand))?"
+                      r"exceed(?:s|ing)?|(?:not|no)\s+(?:[\w-]+\s+){0,6}?in\s+excess\s+of|limited\s+to|capped\s+at|"
+                      r"cap\s+of|up\s+to|maximum\s+(?:aggregate\s+)?(?:amount|liability)\s+of|greater\s+of|lesser\s+of|"
+                      r"greater\s+than)\b", re.I)
+_MONEY = re.compile(r"(?:(?:US|U\.S\.|USD|CAD|EUR|GBP)\s?)?[$€£]\s?\d(?:[\d,]*\d)?(?:\.\d+)?"
+                    r"(?:\s*(?:million|billion|thousand))?"
                     r"|\b\d(?:[\d,]*\d)?(?:\.\d+)?\s*(?:million\s+)?(?:dollars|euros|pounds|USD|EUR|GBP)\b"
                     r"|\[\s*(?:…\s*)?\*[\s*…]*\]|\(\s*\*{3}\s*\)", re.I)
 _MULTIPLE = (r"(?:(?:[a-z]+(?:-[a-z]+)?\s*\(\d+(?:\.\d+)?\)|\d+(?:\.\d+)?|twice|two|three|four|five)\s+times\s+|"
              r"[a-z -]{0,30}\s*\(?\d{1,3}%\)?\s+of\s+)?")
 _MEASURE = (r"(?:fees?|amounts?|sums?|charges|payments?|purchase\s+price|price|prices|compensation|royalties|"
             r"consideration|monies|revenues?|remuneration)")
+# A word or two may name the fees ("license fees", "Service Fees"), but not the ceiling's own words.
+_NOT_AN_ADJECTIVE = r"(?!(?:exceed\w*|an?|to|equal|equivalent|of|the|limited|up)\b)"
 _BASIS = re.compile(
-    rf"\b{_MULTIPLE}(?:the\s+)?(?:(?:total|aggregate|actual|net|cumulative)\s+)*(?:(?!(?:exceed\w*|an?|to|equal|equivalent|of|the|limited|up)\b)[\w-]+\s+){{0,2}}?{_MEASURE}\b"
+    rf"\b{_MULTIPLE}(?:the\s+)?(?:(?:total|aggregate|actual|net|cumulative)\s+)*"
+    rf"(?:{_NOT_AN_ADJECTIVE}[\w-]+\s+){{0,2}}?{_MEASURE}\b"
     r"(?:\s+(?!shall\b|will\b)[\w'’\-]+){0,6}?\s+(?:actually\s+)?(?:paid(?:\s+(?:or|and)\s+payable)?|payable|"
     r"received|due|owed|made|invoiced)\b"
-    r"|\b(?:the\s+)?(?:amount|limits?|proceeds)\s+(?:of\s+)?(?:any\s+)?(?:available\s+)?(?:insurance|insurer)[\w\s]{0,30}?"
+    r"|\b(?:the\s+)?(?:amount|limits?|proceeds)\s+(?:of\s+)?(?:any\s+)?(?:available\s+)?(?:insurance|insurer)"
+    r"[\w\s]{0,30}?"
     r"(?:coverage|proceeds|policy|policies)?\b"
     r"|\binsurance\s+(?:coverage|proceeds|limits?)\b", re.I)
 _PERIOD = re.compile(rf"\b(?:during|in|within|for|over)\s+(?:the\s+|any\s+)?(?:(?:immediately\s+)?(?:preceding|prior|"
-                     rf"previous|last|first)\s+)?(?P<count>{_COUNT})[\s-]*\(?(?P<unit>calendar\s+months?|months?|years?)"
+                     rf"previous|last|first)\s+)?(?P<count>{_COUNT})[\s-]*"
+                     r"\(?(?P<unit>calendar\s+months?|months?|years?)"
                      r"\b\)?(?:[\s-]+period)?(?:\s+(?:immediately\s+)?(?:preceding|prior\s+to|before|"
                      r"next\s+preceding))?", re.I)
-_AGGREGATE = re.compile(r"\b(?:in\s+the\s+aggregate|aggregate|cumulative(?:ly)?|in\s+total|(?:total|entire)\s+liability|"
-                        r"for\s+all\s+(?:claims|events|losses)|all\s+claims\s+in\s+the\s+aggregate)\b", re.I)
+_AGGREGATE = re.compile(r"\b(?:in\s+the\s+aggregate|aggregate|cumulative(?:ly)?|in\s+total|"
+                        r"(?:total|entire)\s+liability|for\s+all\s+(?:claims|events|losses)|"
+                        r"all\s+claims\s+in\s+the\s+aggregate)\b", re.I)
 _PER_CLAIM = re.compile(r"\b(?:per\s+(?:individual\s+)?(?:claim|occurrence|incident|event|loss)|"
                         r"(?:for|in\s+respect\s+of|with\s+respect\s+to)\s+(?:each|any\s+one|any\s+single|a\s+single)\s+"
-                        r"(?:claim|occurrence|incident|event|loss)|(?:each|any\s+one)\s+(?:claim|occurrence|incident|event)"
-                        r"\s+or\s+series)\b", re.I)
+                        r"(?:claim|occurrence|incident|event|loss)|"
+                        r"(?:each|any\s+one)\s+(?:claim|occurrence|incident|event)\s+or\s+series)\b", re.I)
 _LIABILITY_WORD = re.compile(r"liab|damages|responsib|recover|indemnif|claims?\b|losses", re.I)
 
 
@@ -186,7 +194,8 @@ def _money_value(words: str) -> str:
 # A floor below which no claim is paid: "unless (and until) the aggregate amount of all Claims exceeds $X",
 # "any claim the value of which is less than $X", a deductible or threshold of $X.
 _BASKET = re.compile(
-    r"\b(?:unless|until)\s+(?:and\s+until\s+)?(?:\(\w{1,4}\)\s+)?[^.;]{0,100}?\b(?:exceeds?|is\s+(?:more|greater)\s+than)\b"
+    r"\b(?:unless|until)\s+(?:and\s+until\s+)?(?:\(\w{1,4}\)\s+)?[^.;]{0,100}?\b"
+    r"(?:exceeds?|is\s+(?:more|greater)\s+than)\b"
     r"|\b(?:value|amount)\s+of\s+which\s+is\s+less\s+than"
     r"|\b(?:deductible|basket|threshold|de\s+minimis)\b[^.;$€£]{0,60}"
     r"|\bin\s+excess\s+of\s+(?:the\s+)?first", re.I)
@@ -212,7 +221,8 @@ def _basket_fields(text: str, start: int, end: int) -> list[Field]:
 # What carve-outs and uncapped items name, most specific first; the value is the lawyer's short name.
 _SUBJECTS = (
     ("gross negligence", r"gross(?:ly)?\s+negligen\w*"),
-    ("wilful misconduct", r"wil(?:l)?ful\s+(?:or\s+intentional\s+)?(?:misconduct|misfeasance)|intentional\s+misconduct|"
+    ("wilful misconduct", r"wil(?:l)?ful\s+(?:or\s+intentional\s+)?(?:misconduct|misfeasance)|"
+                          r"intentional\s+misconduct|"
                           r"wil(?:l)?ful\s+(?:breach|default|acts?)|intentional\s+(?:breach|wrongdoing|acts?)"),
     ("fraud", r"fraud\w*|misrepresentation"),
     ("bad faith", r"bad\s+faith"),
@@ -223,10 +233,13 @@ _SUBJECTS = (
     ("confidentiality", r"confidential\w*|non-disclosure"),
     ("IP infringement", r"infring\w*|misappropriat\w*|intellectual\s+property"),
     ("data protection", r"data\s+(?:protection|breach|security)|privacy|personal\s+(?:data|information)"),
-    ("payment obligations", r"payment\s+obligations?|obligations?\s+to\s+pay|payment\s+of\s+(?:money|amounts|fees|sums)|(?:amounts?|monies|sums)\s+(?:due|owed)|"
+    ("payment obligations", r"payment\s+obligations?|obligations?\s+to\s+pay|"
+                            r"payment\s+of\s+(?:money|amounts|fees|sums)|(?:amounts?|monies|sums)\s+(?:due|owed)|"
                             r"fees\s+(?:due|owed|payable)"),
-    ("breach of law", r"violation\s+of\s+(?:any\s+)?(?:applicable\s+)?laws?|non-compliance\s+with\s+[^,;]{0,40}law"),
-    ("third-party claims", r"third[-\s]part(?:y|ies)(?:'s)?\s+claims?|claims?\s+(?:of|by)\s+(?:a\s+|any\s+)?third[-\s]part"),
+    ("breach of law", r"violation\s+of\s+(?:any\s+)?(?:applicable\s+)?laws?|"
+                      r"non-compliance\s+with\s+[^,;]{0,40}law"),
+    ("third-party claims", r"third[-\s]part(?:y|ies)(?:'s)?\s+claims?|"
+                           r"claims?\s+(?:of|by)\s+(?:a\s+|any\s+)?third[-\s]part"),
     ("negligence", r"(?<!gross\s)(?<!grossly\s)negligen\w*"),
     ("product liability", r"product\s+liability"),
 )
@@ -235,14 +248,19 @@ _SECTION_REF = re.compile(r"\b(?:Sections?|Articles?|Clauses?|Paragraphs?)\s+\d+
                           r"(?:\s*(?:,|and|or|,\s*and|,\s*or)\s*\d+(?:\.\d+)*(?:\([a-z0-9]+\))*)*", re.I)
 
 _CARVE_OUT_OPENING = re.compile(
-    r"\b(?:excepting(?:\s+only)?|except(?:\s+(?:for|with\s+respect\s+to|in\s+respect\s+of|in\s+the\s+case\s+of|as\s+to|to\s+the\s+extent\s+of))?|"
-    r"excluding|other\s+than(?=\s+(?:for|in\s+respect\s+of|with\s+respect\s+to|as\s+a\s+result\s+of|arising|claims?|"
-    r"liabilit|damages|losses|breach))|unless\s+(?:caused\s+by|resulting\s+from|arising\s+(?:from|out\s+of)|due\s+to)|save\s+(?:for|in\s+respect\s+of)|with\s+the\s+exception\s+of|"
+    r"\b(?:excepting(?:\s+only)?|except(?:\s+(?:for|with\s+respect\s+to|in\s+respect\s+of|in\s+the\s+case\s+of|"
+    r"as\s+to|to\s+the\s+extent\s+of))?|excluding|"
+    # "other than" names a person as often as a claim: only before claim words
+    r"other\s+than(?=\s+(?:for|in\s+respect\s+of|with\s+respect\s+to|as\s+a\s+result\s+of|arising|claims?|"
+    r"liabilit|damages|losses|breach))|"
+    r"unless\s+(?:caused\s+by|resulting\s+from|arising\s+(?:from|out\s+of)|due\s+to)|"
+    r"save\s+(?:for|in\s+respect\s+of)|with\s+the\s+exception\s+of|"
     r"(?:shall|will)\s+neither\s+(?:\([a-z]\)\s+)?apply\s+to|"
     r"(?:shall|will|does|do)\s+not\s+apply\s+(?:to|with\s+respect\s+to|in\s+respect\s+of|in\s+the\s+case\s+of|for)|"
     r"(?:shall|will)\s+not\s+(?:limit|restrict)\s+(?:a\s+party's\s+|either\s+party's\s+|any\s+)?(?:liability|"
     r"right\s+to\s+recover\w*)\s+(?:for|with\s+respect\s+to|in\s+respect\s+of)|is\s+not\s+limited\s+for|"
-    r"(?:shall|will)\s+not\s+(?:limit|restrict)(?=\s+(?:the|a\s+party's|either\s+party's|any)\s+[\w\s,]{0,60}?obligations))\b",
+    r"(?:shall|will)\s+not\s+(?:limit|restrict)"
+    r"(?=\s+(?:the|a\s+party's|either\s+party's|any)\s+[\w\s,]{0,60}?obligations))\b",
     re.I)
 # "Nothing in this Agreement limits liability for X": the subject follows the wording.
 _UNCAPPED_BEFORE = re.compile(
@@ -256,8 +274,8 @@ _UNCAPPED_AFTER = re.compile(
     r"\b(?:shall|will|is|are)\s+(?:be\s+)?(?:unlimited|uncapped|not\s+(?:be\s+)?(?:subject\s+to\s+(?:any|the)\s+"
     r"(?:limitation|limit|cap)|limited))\b", re.I)
 # An exception ends where the main clause resumes: "Except for X, neither party shall ...".
-_MAIN_RESUMES = re.compile(r",\s+(?:(?i:neither|in\s+no\s+event|in\s+the\s+event|under\s+no\s+circumstances|each|either|no|the|a|any|"
-                           r"its|be|shall|will)|[A-Z][\w-]+(?:'s)?)\b"
+_MAIN_RESUMES = re.compile(r",\s+(?:(?i:neither|in\s+no\s+event|in\s+the\s+event|under\s+no\s+circumstances|each|"
+                           r"either|no|the|a|any|its|be|shall|will)|[A-Z][\w-]+(?:'s)?)\b"
                            # ... and only where a verb follows before the next comma: "a party's indemnification
                            # obligations, or ..." is still the list
                            r"(?=[^,;]*?\b(?i:shall|will|may|is|are|be)\b)")
@@ -342,11 +360,13 @@ def _named_in_item(hits: list[tuple[int, int]], region: str, at: int, *, coarse:
 _ENUMERATOR = re.compile(r"\((?:[ivx]{1,5}|[a-h]|\d{1,2})\)", re.I)
 # Words that qualify a subject already named in the same item rather than naming another one.
 _QUALIFIERS = {"negligence", "third-party claims"}
-_REFERENCED_EXCEPTION = re.compile(r"\s*as\s+(?:otherwise\s+)?(?:expressly\s+)?(?:provided|set\s+(?:forth|out)|stated)\s+"
+_REFERENCED_EXCEPTION = re.compile(r"\s*as\s+(?:otherwise\s+)?(?:expressly\s+)?(?:provided|set\s+(?:forth|out)|stated)"
+                                   r"\s+"
                                    r"(?:in|under)\s+(?!this\b)(?P<ref>(?:Sections?|Articles?|Clauses?)\s+\d+(?:\.\d+)*"
                                    r"(?:\([a-z0-9]+\))*)", re.I)
-_NOT_A_SUBJECT = re.compile(r"\s*(?:as\s+(?:may\b|otherwise\b|required\b|(?:expressly\s+)?(?:provided|set\s+(?:forth|out)|"
-                            r"stated|permitted|described))|to\s+the\s+extent|that|where|if|in\s+accordance|pursuant)\b", re.I)
+_NOT_A_SUBJECT = re.compile(r"\s*(?:as\s+(?:may\b|otherwise\b|required\b|(?:expressly\s+)?(?:provided|"
+                            r"set\s+(?:forth|out)|stated|permitted|described))|to\s+the\s+extent|that|where|if|"
+                            r"in\s+accordance|pursuant)\b", re.I)
 
 
 def _exception_fields(text: str, start: int, end: int) -> list[Field]:
@@ -391,8 +411,10 @@ def _mentions_limit(sentence: str) -> bool:
 # --- excluded damage types ----------------------------------------------------------------------
 
 _EXCLUDING = re.compile(r"\b(?:in\s+no\s+event|under\s+no\s+circumstances|not\s+(?:be\s+)?(?:liable|responsible)|"
-                        # "neither ABG nor Celebrity shall be liable", "neither party will, under any circumstances, be liable"
-                        r"neither\b[^.;]{0,250}?\b(?:shall|will|is)\b[^.;]{0,40}?\b(?:be\s+)?(?:liable|subject\s+to\s+any\s+liability)|"
+                        # "neither ABG nor Celebrity shall be liable", "neither party will, under any circumstances,
+                        # be liable"
+                        r"neither\b[^.;]{0,250}?\b(?:shall|will|is)\b[^.;]{0,40}?\b(?:be\s+)?"
+                        r"(?:liable|subject\s+to\s+any\s+liability)|"
                         r"not\s+be\s+subject\s+to\s+any\s+liability|"
                         r"no\s+(?:liability|responsibility)|(?:neither|no)\s+party\s+(?:shall|will|is)|excludes?|"
                         r"disclaims?|waives?|not\s+(?:be\s+)?entitled\s+to\s+recover|shall\s+not\s+include)\b", re.I)
@@ -411,7 +433,8 @@ _DAMAGE_TYPES = tuple((name, re.compile(rf"\b(?:{pattern})\b", re.I)) for name, 
     ("increased costs", r"increased?\s+(?:\w+\s+)?costs"),
 ))
 # "loss of use, data, business or profits": the words after "loss of" / "lost".
-_LOSS_LIST = re.compile(r"\b(?:loss(?:es)?(?:\s+\([^)]{0,40}\))?\s+of|lost|loss\s+or\s+corruption\s+of)\s+[\w\s,/-]{0,80}",
+_LOSS_LIST = re.compile(r"\b(?:loss(?:es)?(?:\s+\([^)]{0,40}\))?\s+of|lost|loss\s+or\s+corruption\s+of)"
+                        r"\s+[\w\s,/-]{0,80}",
                         re.I)
 _LOSS_TYPES = tuple((name, re.compile(rf"\b(?:{pattern})\b", re.I)) for name, pattern in (
     ("lost profits", r"profits?"),

@@ -78,7 +78,8 @@ def test_a_capped_clause_is_highlighted_in_the_text_and_its_evidence_shown(new_p
     # The exposure card names the cap amount with its words marked; its button shows that clause.
     card = page.locator(".st-key-exposure_card")
     expect(card).to_contain_text("Cap amount")
-    expect(card.locator('mark.evidence[data-field="cap_amount"]').first).to_have_text(cap["text"][amount.start:amount.end])
+    words = cap["text"][amount.start:amount.end]
+    expect(card.locator('mark.evidence[data-field="cap_amount"]').first).to_have_text(words)
     card.get_by_role("button", name=re.compile(r"^§ ")).first.click()
     wait_idle(page)
 

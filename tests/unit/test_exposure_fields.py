@@ -14,7 +14,8 @@ import pytest
 from app.exposure_fields import FIELD_KINDS, extract_fields
 from tests.conftest import CUAD
 
-SOURCES = (CUAD / "clauses_labeled.jsonl", CUAD / "segments_dev.jsonl", CUAD.parent / "synthetic" / "clauses_synthetic.jsonl")
+SOURCES = (CUAD / "clauses_labeled.jsonl", CUAD / "segments_dev.jsonl",
+           CUAD.parent / "synthetic" / "clauses_synthetic.jsonl")
 
 
 @cache
@@ -38,7 +39,7 @@ def fields_of(clause_id: str, kind: str) -> list[tuple[str, str]]:
 
 CASES = {
     "cap_amount": [
-        ("L0441", [("$150,000", "$150,000")]),                        # "shall not exceed One Hundred Fifty ... ($150,000)"
+        ("L0441", [("$150,000", "$150,000")]),                        # "... One Hundred Fifty Thousand Dollars ($150,000)"
         ("L0685", [("U.S.$10,000,000", "U.S.$10,000,000")]),
         ("L1063", [("[***]", "[***]")]),                               # redacted in the filing
         ("L0010", []),                                                 # a cap measured in fees names no sum
@@ -124,8 +125,8 @@ def test_evidence_spans_point_into_the_clause_and_fields_come_in_kind_order():
 
 def test_a_basket_amount_is_not_read_as_the_cap():
     assert fields_of("SA009", "cap_amount") == [("€7,500,000", "€7,500,000")]
-    assert fields_of("SA009", "basket") == [("€150,000", "unless and until the aggregate amount of all Claims exceeds "
-                                                        "€150,000")]
+    assert fields_of("SA009", "basket") == [
+        ("€150,000", "unless and until the aggregate amount of all Claims exceeds €150,000")]
 
 
 @pytest.mark.parametrize("name, n, split", [("exposure_gold.jsonl", 50, "train"),
@@ -149,5 +150,6 @@ def test_the_bench_scores_the_gold_itself_as_perfect_and_nothing_as_zero_recall(
     clause = {"text": "Liability shall not exceed $5,000.", "fields": [
         {"kind": "cap_amount", "value": "$5,000", "evidence": "$5,000"}]}
     assert score([clause])["all"]["recall"] == 1.0
-    empty = {"text": "The term is five years.", "fields": [{"kind": "time_bar", "value": "5 years", "evidence": "five years"}]}
+    empty = {"text": "The term is five years.",
+             "fields": [{"kind": "time_bar", "value": "5 years", "evidence": "five years"}]}
     assert score([empty])["time_bar"]["recall"] == 0.0 and score([empty])["time_bar"]["accuracy"] == 0.0
