@@ -39,7 +39,7 @@ def fields_of(clause_id: str, kind: str) -> list[tuple[str, str]]:
 
 CASES = {
     "cap_amount": [
-        ("L0441", [("$150,000", "$150,000")]),                        # "... One Hundred Fifty Thousand Dollars ($150,000)"
+        ("L0441", [("$150,000", "$150,000")]),                        # "... Fifty Thousand Dollars ($150,000)"
         ("L0685", [("U.S.$10,000,000", "U.S.$10,000,000")]),
         ("L1063", [("[***]", "[***]")]),                               # redacted in the filing
         ("L0010", []),                                                 # a cap measured in fees names no sum
