@@ -12,7 +12,8 @@ from app.exposure import clause_reference, heading_title
 from app.exposure_fields import FIELD_KINDS, FIELD_NAMES
 from app.taxonomy import BUCKETS, LABEL_IDS
 from app.ui.highlight import Mark, around, evidence_marks, marked_html, snippet
-from app.ui.render import STATUS_NAMES, label_badge, label_cell_style, label_name, probability_chart
+from app.ui.render import (STATUS_NAMES, escape_markdown, label_badge, label_cell_style, label_name,
+                           probability_chart)
 from app.ui.session import require_user
 
 user = require_user()
@@ -31,8 +32,6 @@ detail = services.get_contract(user.id, contract_id)
 document = services.get_document(user.id, contract_id)
 clauses = {c.id: c for c in detail.clauses}
 liability = [c for c in detail.clauses if c.label != "none"]
-
-
 paged = bool(document.page_count)  # only PDFs have pages; a TXT clause is on no "page 1"
 
 
@@ -108,10 +107,10 @@ with clause_col:
     clause = clauses[st.session_state.clause_id]
     with st.container(border=True, key="clause_detail"):
         st.markdown(label_badge(clause.label), unsafe_allow_html=True)
-        st.caption(f"{STATUS_NAMES.get(clause.status, clause.status)} · {clause.reason}")
+        st.caption(escape_markdown(f"{STATUS_NAMES.get(clause.status, clause.status)} · {clause.reason}"))
         if clause.latest_review is not None:
-            st.caption(f"Label set by {clause.latest_review.reviewer}; the model said "
-                       f"{label_name(clause.model_label)}.")
+            st.caption(escape_markdown(f"Label set by {clause.latest_review.reviewer}; the model said "
+                                       f"{label_name(clause.model_label)}."))
         st.altair_chart(probability_chart(clause.probs), key="clause_probabilities")
         own = [f for f in detail.fields if f.clause_id == clause.id]
         if own:
