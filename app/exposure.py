@@ -61,7 +61,7 @@ class ClauseFacts:
 
 def exposure_line(clause: ClauseFacts) -> str | None:
     """One line for a liability clause, or None for `none`."""
-    where = clause.number or f"clause {clause.index + 1}"
+    where = clause_reference(clause.number, clause.heading, clause.text)
     heading = heading_title(clause.heading)
     label = clause.label
     if label == "carve_out":
@@ -99,6 +99,28 @@ def exposure_lines(clauses: list[ClauseFacts]) -> list[tuple[ClauseFacts, str]]:
 
 _NUMBER_PREFIX = re.compile(r"^(?:(?:section|article|clause)\s+)?"
                             r"(?:\(?[0-9]+(?:\.[0-9]+)*[.)]?|\(?[a-z]{1,4}[.)]|[A-Z][.)])\s*", re.I)
+
+
+_PARENT_NUMBER = re.compile(r"^(?:(?:section|article|clause)\s+)?([0-9]+(?:\.[0-9]+)*|[IVXLC]+\b)", re.I)
+_SUB_NUMBER = re.compile(r"^\(?([a-z]{1,4}|[0-9]{1,3})\)$", re.I)
+
+
+def clause_reference(number: str | None, heading: str | None, text: str = "") -> str:
+    """How the contract itself names a clause: "12.3", "11(a)" (a sub-clause under its parent's number),
+    else its heading's title, else its first words in quotes; never an internal position."""
+    if number:
+        sub = _SUB_NUMBER.match(number.strip())
+        if sub:
+            for part in reversed((heading or "").split(" > ")):
+                parent = _PARENT_NUMBER.match(part.strip())
+                if parent and not _SUB_NUMBER.match(part.strip()):
+                    return f"{parent.group(1).rstrip('.')}({sub.group(1)})"
+        return number.strip()
+    title = heading_title(heading)
+    if title:
+        return title
+    words = text.split()
+    return "“" + " ".join(words[:6]) + ("…”" if len(words) > 6 else "”")
 
 
 def heading_title(heading: str | None) -> str | None:

@@ -69,6 +69,40 @@ class ExposureItem:
 
 
 @dataclass(frozen=True)
+class ExposureFieldInfo:
+    """A fact of the contract's exposure (app.exposure_fields) and the words of the clause it came from."""
+    kind: str          # cap_amount | cap_basis | cap_period | cap_scope | basket | carve_out | uncapped | ...
+    name: str          # the kind as a lawyer reads it: "Cap amount"
+    value: str         # "$1,000,000", "12 months", "gross negligence"
+    clause_id: int
+    reference: str     # the contract's own number or heading of the clause: "9.1", "11(a)"
+    start: int         # evidence: clause text[start:end]
+    end: int
+
+
+@dataclass(frozen=True)
+class ClauseSpan:
+    """Where a clause sits in its contract's stored text, and on which PDF pages."""
+    clause_id: int
+    start: int
+    end: int
+    page: int | None
+    page_end: int | None
+    label: str
+
+
+@dataclass(frozen=True)
+class ContractDocument:
+    """What the document view shows: the stored text with every clause's span; PDFs also render pages."""
+    contract_id: int
+    filename: str
+    format: str                 # pdf | docx | txt | html
+    text: str
+    spans: list[ClauseSpan]
+    page_count: int | None      # PDFs only
+
+
+@dataclass(frozen=True)
 class ContractSummary:
     id: int
     filename: str
@@ -87,6 +121,7 @@ class ContractDetail:
     contract: ContractSummary
     clauses: list[ClauseInfo]
     exposure: list[ExposureItem]
+    fields: list[ExposureFieldInfo] = field(default_factory=list)   # in clause order, then FIELD_KINDS order
 
 
 @dataclass(frozen=True)

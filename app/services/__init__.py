@@ -17,6 +17,7 @@ from app.services.admin import (RELIABILITY_PNGS, activate_model_version, active
 from app.services.agreement import adjudicate, agreement_stats, list_disputes
 from app.services.contracts import (archive_contract, default_scorer, get_contract, list_contracts,
                                     store_scored_contract, upload_contract)
+from app.services.document import get_document, render_contract_page
 from app.services.desk import (release_held_claims, reopen_clause, review_history, review_progress, submit_shown,
                                undo_last_review)
 from app.services.errors import (AuthError, ClaimExpired, ClaimRequired, ContractArchived, InvalidFile, InvalidInput,
@@ -27,7 +28,7 @@ from app.services.review import (CLAIM_TTL, MAX_COMMENT_CHARS, NEIGHBOURS, claim
 from app.services.uow import UnitOfWork
 from app.services.users import (MIN_PASSWORD_LENGTH, LoginThrottled, authenticate, find_user, generate_password,
                                 list_users, register_user, set_password, set_role, set_user_active)
-from app.views import (AgreementStats, ClauseInfo, ContractDetail, ContractProgress, ContractSummary, DashboardStats,
+from app.views import (AgreementStats, ClauseInfo, ClauseSpan, ContractDocument, ExposureFieldInfo, ContractDetail, ContractProgress, ContractSummary, DashboardStats,
                        Dispute, ExposureItem, HistoryItem, LabelAgreement, ModelVersionInfo, ReliabilityBin,
                        ReviewerAgreement, ReviewInfo, ReviewProgress, ReviewTask, UploadSummary, UserInfo)
 
@@ -45,4 +46,6 @@ __all__ = [
     "AgreementStats", "ContractProgress", "Dispute", "HistoryItem", "LabelAgreement", "NotHeld", "ReviewProgress",
     "ReviewerAgreement", "adjudicate", "agreement_stats", "list_disputes", "release_held_claims", "reopen_clause",
     "review_history", "review_progress", "submit_shown", "undo_last_review", "active_learning_curve",
+    # the document view (issue 14)
+    "ClauseSpan", "ContractDocument", "ExposureFieldInfo", "get_document", "render_contract_page",
 ]

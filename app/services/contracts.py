@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 
 from app.config import Settings, get_settings
 from app.db.models import Clause, Contract, Prediction
-from app.exposure import ClauseFacts, exposure_lines
+from app.exposure import ClauseFacts, clause_reference, exposure_lines
+from app.exposure_fields import FIELD_NAMES, extract_fields
 from app.ingest import Document, IngestError
 from app.ingest.guard import ingest_bytes_guarded
 from app.registry import ModelVersionNotFound
@@ -22,8 +23,8 @@ from app.routing import Policy, load_policy
 from app.scoring import ScoredClause, Scorer, score_clauses
 from app.services.errors import InvalidFile, ModelUnavailable, PermissionDenied
 from app.services.uow import UnitOfWork, actor, audit, begin, find_contract
-from app.views import (ContractDetail, ContractSummary, ExposureItem, UploadSummary, clause_infos,
-                       contract_summaries, load_clauses)
+from app.views import (ClauseInfo, ContractDetail, ContractSummary, ExposureFieldInfo, ExposureItem, UploadSummary,
+                       clause_infos, contract_summaries, load_clauses)
 
 if TYPE_CHECKING:
     from app.ingest import Clause as IngestedClause
@@ -169,8 +170,13 @@ def _load_scorer(scorer_factory: Callable[[], Scorer]) -> Scorer:
         raise ModelUnavailable(f"The model cannot score contracts right now: {e}") from None
 
 
+def upload_path(upload_dir: Path, sha: str) -> Path:
+    """Where an upload's bytes are kept: by SHA-256, no extension, so nothing opens or serves it by type."""
+    return Path(upload_dir) / sha[:2] / sha
+
+
 def _store_upload(upload_dir: Path, sha: str, data: bytes) -> Path:
-    path = Path(upload_dir) / sha[:2] / sha  # no extension: nothing opens or serves it by type
+    path = upload_path(upload_dir, sha)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
@@ -203,7 +209,14 @@ def contract_detail(session: Session, contract_id: int) -> ContractDetail:
     lines = exposure_lines([ClauseFacts(c.label, c.number, c.heading, c.text, c.index) for c in clauses])
     exposure = [ExposureItem(f.label, by_index[f.index].id, f.number, by_index[f.index].page, line)
                 for f, line in lines]
-    return ContractDetail(summary, clauses, exposure)
+    return ContractDetail(summary, clauses, exposure, exposure_fields(clauses))
+
+
+def exposure_fields(clauses: Sequence[ClauseInfo]) -> list[ExposureFieldInfo]:
+    """The exposure fields of every liability clause (label other than none), with their evidence spans."""
+    return [ExposureFieldInfo(f.kind, FIELD_NAMES[f.kind], f.value, c.id, clause_reference(c.number, c.heading, c.text),
+                              f.start, f.end)
+            for c in clauses if c.label != "none" for f in extract_fields(c.text)]
 
 
 def archive_contract(user_id: int, contract_id: int, *, uow: UnitOfWork | None = None) -> None:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from app.exposure import ClauseFacts, exposure_line, exposure_lines, heading_title
+from app.exposure import ClauseFacts, clause_reference, exposure_line, exposure_lines, heading_title
 
 CASES = {
     "carve-out names the excepted claims": (
@@ -24,7 +24,7 @@ CASES = {
     "unlimited wording names the subject": (
         ClauseFacts("uncapped", None, None, "Liability for infringement of intellectual property shall be "
                     "unlimited.", 4),
-        "uncapped for infringement of intellectual property, clause 5"),
+        "uncapped for infringement of intellectual property, “Liability for infringement of intellectual property…”"),
     "capped at an amount": (
         ClauseFacts("capped", "12.1", "12 Liability > 12.1", "Aggregate liability shall not exceed $1,000,000.", 0),
         "capped at $1,000,000 (Liability), 12.1"),
@@ -52,7 +52,7 @@ CASES = {
         "uncapped for death or personal injury, 17"),
     "indemnity names its heading": (
         ClauseFacts("indemnity", "(a)", "11 Indemnification > (a)", "Supplier shall indemnify Customer.", 0),
-        "indemnity (Indemnification), (a)"),
+        "indemnity (Indemnification), 11(a)"),
 }
 
 
@@ -83,3 +83,15 @@ def test_lines_come_worst_first_then_in_contract_order():
 ])
 def test_heading_title_is_the_most_specific_named_part(heading, title):
     assert heading_title(heading) == title
+
+
+@pytest.mark.parametrize("number, heading, text, reference", [
+    ("12.3", "12 LIABILITY > 12.3", "", "12.3"),
+    ("(a)", "11 Indemnification > (a)", "", "11(a)"),
+    ("(h)", "ARTICLE 7 LIMITATIONS > Section 7.1 Aggregate Liability > (h)", "", "7.1(h)"),
+    ("(b)", "(b)", "", "(b)"),
+    (None, "9 LIMITATION OF LIABILITY", "In no event ...", "Limitation of liability"),
+    (None, None, "Liability for infringement shall be unlimited.", "“Liability for infringement shall be unlimited.”"),
+])
+def test_references_use_the_contracts_own_numbers_and_headings(number, heading, text, reference):
+    assert clause_reference(number, heading, text) == reference
