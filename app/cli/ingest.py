@@ -50,10 +50,12 @@ def ingest(
             else:
                 preview = " ".join(c.text.split())
                 preview = preview if len(preview) <= 100 else preview[:99] + "…"
-                typer.echo("\t".join(map(printable, (document.name, f"p.{c.page}", c.number or "-", preview))))
+                page = f"p.{c.page}" if c.page is not None else "-"  # a file without pages has no page 1
+                typer.echo("\t".join(map(printable, (document.name, page, c.number or "-", preview))))
         if format is OutputFormat.text:
-            typer.echo(printable(f"{document.name}: {len(clauses)} clauses, {document.page_count} page(s), "
-                                 f"{document.format.upper()}"), err=True)
+            pages = f"{document.page_count} page(s)" if document.page_count else "no page breaks"
+            typer.echo(printable(f"{document.name}: {len(clauses)} clauses, {pages}, {document.format.upper()}"),
+                       err=True)
     if failed:
         typer.echo(f"{failed} of {len(files)} file(s) could not be read", err=True)
         raise typer.Exit(1)
