@@ -7,6 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app.roles import CLAUSE_STATUS_NAMES
 from app.taxonomy import BY_ID, LABEL_IDS
 
 
@@ -77,8 +78,8 @@ def escape_markdown(text: str) -> str:
     punctuation), so user text in a caption or label renders literally."""
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
 
-# Clause statuses of app.db.models.CLAUSE_STATUSES, as a lawyer reads them.
-STATUS_NAMES = {"auto_accepted": "auto-accepted", "needs_review": "waiting for review", "reviewed": "reviewed"}
+# Clause statuses as a lawyer reads them; the table lives in app.roles, which exports read too.
+STATUS_NAMES = CLAUSE_STATUS_NAMES
 
 
 def percent(value: float | None) -> str:
