@@ -19,6 +19,7 @@ from pathlib import Path
 
 from app.batch.inputs import IngestedContract
 from app.batch.report import BatchError, BatchReport
+from app.ingest import contract_warnings
 from app.safe_csv import CSV_ENCODING, neutralise_row, restore_row
 from app.scoring import ContractRule, ScoredClause, contract_answers
 from app.taxonomy import BUCKETS, LABEL_IDS
@@ -141,6 +142,9 @@ def finish_contract(contract: IngestedContract, score: Callable[[IngestedContrac
     completed[contract.sha256] = rows
     report.scored += 1
     report.clauses += len(rows)
+    if contract.document is not None:
+        for warning in contract_warnings(contract.document, contract.clauses):
+            report.warn(contract.path, warning)
 
 
 def _flatten(row: dict) -> dict:

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from app.batch.report import printable
-from app.ingest import IngestError, ingest_path
+from app.ingest import IngestError, contract_warnings, ingest_path
 
 
 class OutputFormat(str, Enum):
@@ -25,7 +25,8 @@ def ingest(
     """Read contracts and print their numbered clauses.
 
     A file that cannot be read prints its error on stderr and the others go on; the exit code is 1
-    if any file failed.
+    if any file failed. A file that reads but does not look like a contract (a short text without
+    contract wording) gets a warning on stderr and is printed all the same.
 
     Example: python -m app ingest samples/*.txt --format jsonl > clauses.jsonl
     """
@@ -41,6 +42,8 @@ def ingest(
             failed += 1
             typer.echo(printable(f"error: {path}: cannot be read ({e.strerror or e})"), err=True)
             continue
+        for warning in contract_warnings(document, clauses):
+            typer.echo(printable(f"warning: {warning}"), err=True)
         for c in clauses:
             if format is OutputFormat.jsonl:
                 sys.stdout.write(json.dumps({

@@ -219,3 +219,30 @@ def test_text_pages_come_from_form_feeds_or_not_at_all(cuad_dir):
     assert (page["DEFINITIONS"], page["TERM AND TERMINATION"], page["LIMITATION OF LIABILITY"],
             page["INDEMNIFICATION"], page["MISCELLANEOUS"]) == (1, 2, 2, 3, 3)
     assert paged.text[paged.page_starts[1]:].startswith("TERM AND TERMINATION")
+
+
+# --- not a contract ------------------------------------------------------------------------------
+
+SHOPPING_LIST = "Shopping list\n\nMilk, 2 litres\nEggs (a dozen)\nBread\nCoffee – the good one\n".encode()
+
+
+def test_a_shopping_list_is_read_with_a_warning_and_a_contract_without_one(cuad_dir, tmp_path):
+    from app.ingest import contract_warnings
+
+    document, clauses = ingest_bytes(SHOPPING_LIST, "list.txt")
+    assert clauses  # accepted: it reads
+    [warning] = contract_warnings(document, clauses)
+    assert warning.startswith("list.txt: this does not look like a contract (12 words, no numbered clauses")
+    numbered, numbered_clauses = ingest_bytes(b"1. Milk\n\n2. Eggs\n\n3. Bread\n", "numbered-list.txt")
+    assert contract_warnings(numbered, numbered_clauses)  # numbers alone do not make a contract
+    # The shortest CUAD contracts, unnumbered joint filing agreements, pass on their wording.
+    for name in ("NELNETINC_04_08_2020-EX-1-JOINT FILING AGREEMENT",
+                 "CENTRACKINTERNATIONALINC_10_29_1999-EX-10.3-WEB SITE HOSTING AGREEMENT"):
+        assert contract_warnings(*ingest_path(cuad_dir / "contracts_txt" / f"{name}.txt")) == []
+
+    path = tmp_path / "list.txt"
+    path.write_bytes(SHOPPING_LIST)
+    result = CliRunner().invoke(cli, ["ingest", str(path), str(cuad_dir / "contracts_txt" / f"{name}.txt")])
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [f"warning: {warning}"]
+    assert "list.txt\t-\t-\tMilk, 2 litres\n" in result.stdout  # printed all the same

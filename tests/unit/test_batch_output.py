@@ -156,3 +156,35 @@ def test_a_clause_without_a_page_reads_back_without_one(tmp_path, suffix):
     raw = [json.loads(line)["page"] for line in text.splitlines()] if suffix == ".jsonl" else \
         [r["page"] for r in csv.DictReader(text.splitlines())]
     assert raw == ([None, None] if suffix == ".jsonl" else ["", ""])  # null, an empty cell: never a made-up 1
+
+
+def test_a_scored_text_that_is_not_a_contract_is_reported_with_a_warning(tmp_path, capsys):
+    from pathlib import Path
+
+    from app.batch import BatchReport, IngestedContract, finish_contract
+    from app.ingest import ingest_bytes
+
+    report, completed = BatchReport(), {}
+    with ClauseWriter(tmp_path / "scores.jsonl") as writer:
+        for name, data in (("list.txt", b"Milk\nEggs\nBread\n"),
+                           ("msa.txt", b"1. Liability. The parties agree that liability shall be capped.")):
+            document, clauses = ingest_bytes(data, name)
+            contract = IngestedContract(Path(name), name, document=document, clauses=clauses)
+            rows = _rows(name, name, ["none"] * len(clauses))
+            finish_contract(contract, lambda c, rows=rows: [_Scored(r) for r in rows], writer=writer,
+                            completed=completed, report=report)
+    assert report.scored == 2  # scored all the same
+    assert [(str(w.path), w.message[:34]) for w in report.warnings] == [("list.txt", "this does not look like a contract")]
+    # one line on stderr, as `python -m app score` prints it
+    assert [line[:53] for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")] == \
+        ["warning: list.txt: this does not look like a contract"]
+
+
+class _Scored:
+    """A scored clause as finish_contract reads it: its output row and model version."""
+
+    def __init__(self, row: dict):
+        self._row, self.model_version = row, row["model_version"]
+
+    def row(self) -> dict:
+        return {k: v for k, v in self._row.items() if k not in ("contract", "sha256", "model_version", "n_clauses")}

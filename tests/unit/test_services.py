@@ -379,6 +379,21 @@ def test_upload_without_a_policy_uses_the_default_policy_file(uow, people, uploa
     assert summary.n_clauses == 6 and summary.n_needs_review >= 4
 
 
+def test_a_text_that_is_not_a_contract_is_stored_with_a_warning(uow, people, upload):
+    from app.ingest import ingest_bytes
+
+    shopping = "Shopping list\n\nMilk\nEggs\nBread\n".encode()
+    summary = upload(people["lawyer"].id, "list.txt", shopping, scorer_factory=FakeScorer, policy=POLICY,
+                     ingest=ingest_bytes, uow=uow())
+    assert summary.n_clauses >= 1 and not summary.duplicate  # accepted, not refused
+    [warning] = summary.warnings
+    assert warning.startswith("list.txt: this does not look like a contract")
+    assert services.get_contract(people["lawyer"].id, summary.contract_id, uow=uow()).clauses
+    contract = upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer, policy=POLICY,
+                      ingest=ingest_bytes, uow=uow())
+    assert contract.warnings == ()
+
+
 # ---------------------------------------------------------------- reading
 
 def test_get_contract_lists_clauses_in_order_with_exposure(uow, contract, people):
