@@ -5,10 +5,11 @@ found where a paragraph starts and, because many EDGAR exhibits arrive as one lo
 a paragraph right after a sentence ends, but only when they continue the numbering seen so far
 ("1.2" after "1.1", "(b)" after "(a)"), so "see Section 14.1 of this Agreement" starts nothing.
 An unnumbered heading in capitals on its own line ("LIMITATION OF LIABILITY", "DEFINITIONS") closes
-the numbered unit before it and opens a section: its paragraphs are clauses with that heading (the
-heading line goes with the first one), and numbered items under it get it as the head of their path.
-Other unnumbered text falls back to paragraphs. Three rules keep clauses whole enough for CUAD's spans,
-which are often a full sentence or two (bench/ingest_coverage.py measures this):
+the numbered unit before it and opens a section: its paragraphs are clauses with that heading, the
+heading line going with the first one. (It does not head the paths of numbered clauses after it:
+on CUAD, titles and captions would have changed about 1,600 numbered paths.) Other unnumbered text
+falls back to paragraphs. Three rules keep clauses whole enough for CUAD's spans, which are often a
+full sentence or two (bench/ingest_coverage.py measures this):
 - a unit that ends with a colon keeps its sub-items ("shall not apply to: (a) ...; (b) ...") when
   all fit in TARGET_WORDS;
 - the paragraphs of one numbered unit are packed together up to TARGET_WORDS;
@@ -346,7 +347,7 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
-def is_section_heading(line: str) -> bool:
+def _is_section_heading(line: str) -> bool:
     """An unnumbered heading: a few words in capitals, no verb ("LIMITATION OF LIABILITY", "DEFINITIONS")."""
     words = _HEADING_WORD.findall(line)
     # A colon ends a label ("IF TO VERTICALNET:", "LICENSOR:") in a notice or signature block, not a heading.
@@ -369,7 +370,7 @@ def _section_headings(text: str) -> list[tuple[int, int]]:
     out = []
     for i, (s, e) in enumerate(paragraphs):
         line = lines[i]
-        if seen[line] > 1 or not is_section_heading(line) or _MARKER.match(text, s, e) or _EXHIBIT.match(text, s):
+        if seen[line] > 1 or not _is_section_heading(line) or _MARKER.match(text, s, e) or _EXHIBIT.match(text, s):
             continue
         previous, following = lines[i - 1] if i else "", lines[i + 1] if i + 1 < len(lines) else ""
         if previous and not _ENDS_SENTENCE.search(previous) and (following[:1].islower() or previous.isupper()):
@@ -517,13 +518,14 @@ def segment(document: Document) -> list[Clause]:
             number_only = not re.search(r"[A-Za-z]{2}", text[start:end])  # "3.1" torn from its text
             if number_only or has_children or text[start:end].isupper():
                 continue
-        chunks = _chunks(text, start, end, pack_paragraphs=u.number is not None)
         if u.section:
             # The heading line opens the section's first clause rather than standing alone.
             chunks = _chunks(text, u.title_end, end, pack_paragraphs=False)
             if not chunks:
                 continue  # a heading with nothing under it before the next one
             chunks[0] = (start, chunks[0][1])
+        else:
+            chunks = _chunks(text, start, end, pack_paragraphs=u.number is not None)
         for cs, ce in chunks:
             first, last = document.page_of(cs), document.page_of(ce - 1)
             pages = tuple(range(first, last + 1)) if first is not None else ()

@@ -174,7 +174,8 @@ def test_a_scored_text_that_is_not_a_contract_is_reported_with_a_warning(tmp_pat
             finish_contract(contract, lambda c, rows=rows: [_Scored(r) for r in rows], writer=writer,
                             completed=completed, report=report)
     assert report.scored == 2  # scored all the same
-    assert [(str(w.path), w.message[:34]) for w in report.warnings] == [("list.txt", "this does not look like a contract")]
+    assert [(str(w.path), w.message[:34]) for w in report.warnings] == \
+        [("list.txt", "this does not look like a contract")]
     # one line on stderr, as `python -m app score` prints it
     assert [line[:53] for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")] == \
         ["warning: list.txt: this does not look like a contract"]

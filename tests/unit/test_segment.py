@@ -186,7 +186,8 @@ def test_unnumbered_capital_heading_closes_the_list_before_it_and_heads_its_para
     assert cap.text == "LIMITATION OF LIABILITY\n\nProvider's liability shall be limited to one month's fees."
     assert (cap.number, cap.heading) == (None, "LIMITATION OF LIABILITY")
     assert (profits.number, profits.heading) == (None, "LIMITATION OF LIABILITY")
-    assert (indemnity.heading, indemnity.text) == ("INDEMNIFICATION", "INDEMNIFICATION\n\nCustomer shall indemnify Provider.")
+    assert (indemnity.heading, indemnity.text) == \
+        ("INDEMNIFICATION", "INDEMNIFICATION\n\nCustomer shall indemnify Provider.")
 
 
 @pytest.mark.parametrize("line", [

@@ -653,7 +653,8 @@ def test_the_labels_csv_has_no_formula_cells(uow, people, upload):
     text = CONTRACT + "\n=HYPERLINK(\"http://x\",\"y\")\n\n@SUM(A1) and -1+2\n"
     summary = upload(people["lawyer"].id, "=f.txt", text.encode(), scorer_factory=FakeScorer, policy=POLICY,
                      uow=uow())
-    data = services.export_labels(people["lawyer"].id, "csv", contract_id=summary.contract_id, uow=uow()).decode("utf-8-sig")
+    data = services.export_labels(people["lawyer"].id, "csv", contract_id=summary.contract_id,
+                                  uow=uow()).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert rows[0]["filename"] == "'=f.txt"
     assert [r["text"][:3] for r in rows[-2:]] == ["'=H", "'@S"]

@@ -39,7 +39,8 @@ def test_clause_heading_leaves_out_what_is_missing():
 def test_clause_heading_shows_the_clause_number_once():
     # the heading path the segmenter gives ends with the clause's own number
     assert clause_heading("4.2", "4.2", None) == "§ 4.2"
-    assert clause_heading("12.3", "12 LIMITATION OF LIABILITY > 12.3", 7) == "§ 12.3 · 12 LIMITATION OF LIABILITY · page 7"
+    assert clause_heading("12.3", "12 LIMITATION OF LIABILITY > 12.3", 7) == \
+        "§ 12.3 · 12 LIMITATION OF LIABILITY · page 7"
     assert clause_heading("12.3", "12 LIABILITY > 12.3 Cap", None) == "§ 12.3 · 12 LIABILITY > Cap"
     assert clause_heading("(b)", "9.2 Cap > (b)", 2) == "§ (b) · 9.2 Cap · page 2"
     assert clause_heading("1", "10 Term > 10.1", None) == "§ 1 · 10 Term > 10.1"  # "10.1" is not "1" repeated
