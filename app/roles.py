@@ -36,6 +36,21 @@ ROLES: tuple[str, ...] = tuple(r.value for r in Role)
 CONTRACT_STATUSES: tuple[str, ...] = tuple(s.value for s in ContractStatus)
 CLAUSE_STATUSES: tuple[str, ...] = tuple(s.value for s in ClauseStatus)
 
+# Statuses as a lawyer reads them: what pages and exports show, never the stored values.
+CLAUSE_STATUS_NAMES: dict[str, str] = {ClauseStatus.AUTO_ACCEPTED.value: "auto-accepted",
+                                       ClauseStatus.NEEDS_REVIEW.value: "waiting for review",
+                                       ClauseStatus.REVIEWED.value: "reviewed"}
+CONTRACT_STATUS_NAMES: dict[str, str] = {ContractStatus.IN_REVIEW.value: "waiting for review",
+                                         ContractStatus.COMPLETE.value: "reviewed",
+                                         ContractStatus.ARCHIVED.value: "archived"}
+# A prediction's routing decision (app.routing.Action).
+DECISION_NAMES: dict[str, str] = {"auto_accept": "auto-accepted", "review": "sent to review"}
+
+
+def status_name(status: str) -> str:
+    """A contract's or clause's status in words ("in_review" -> "waiting for review")."""
+    return CLAUSE_STATUS_NAMES.get(status) or CONTRACT_STATUS_NAMES.get(status) or status.replace("_", " ")
+
 _ALL = frozenset(Role)
 
 # permission -> (roles allowed, what it is, worded to finish "A lawyer cannot ...").

@@ -8,6 +8,11 @@ is written with a leading apostrophe, which spreadsheets show as text and do not
 cell that already starts with an apostrophe gets one more, so `restore` gives back exactly what was
 written: the batch output is also its own resume log.
 
+Encoding: CSV files are UTF-8 with a byte-order mark (CSV_ENCODING). Excel reads a CSV file without
+one in the computer's ANSI code page and garbles curly quotes, dashes and accents; with it, Excel reads
+UTF-8. Read such a file back with encoding="utf-8-sig", which takes the mark off (and reads files
+without one alike).
+
 Terminal: printable_name() escapes control characters (newline, carriage return, ESC and the rest
 of C0/C1), bidirectional and other invisible format characters, line separators and undecodable
 bytes of a file name, so a name like "a.pdf\\nOK: all files read" or "\\x1b[2J" prints as one
@@ -21,6 +26,7 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
+CSV_ENCODING = "utf-8-sig"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _QUOTE = "'"
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")

@@ -134,6 +134,8 @@ class UploadSummary:
     n_auto_accepted: int
     n_needs_review: int
     model_version: str
+    # Doubts about the file that did not stop it ("does not look like a contract"), to show beside it.
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """What a batch writes: one row per clause (JSONL or CSV, also the resume log) and a per-contract summary.
 
 Text cells of the CSV files that a spreadsheet would read as formulas are written with a leading
-apostrophe (app.safe_csv) and read back without it.
+apostrophe (app.safe_csv) and read back without it. CSV files start with a UTF-8 byte-order mark, so
+Excel reads them as UTF-8 (app.safe_csv.CSV_ENCODING).
 
 `finish_contract` is the one sequence both engines run on each contract: fail, skip, score, store,
 write, in that order.
@@ -18,7 +19,8 @@ from pathlib import Path
 
 from app.batch.inputs import IngestedContract
 from app.batch.report import BatchError, BatchReport
-from app.safe_csv import neutralise_row, restore_row
+from app.ingest import contract_warnings
+from app.safe_csv import CSV_ENCODING, neutralise_row, restore_row
 from app.scoring import ContractRule, ScoredClause, contract_answers
 from app.taxonomy import BUCKETS, LABEL_IDS
 
@@ -74,6 +76,7 @@ class ClauseWriter:
         if self.format == "csv":
             self._csv = csv.DictWriter(self._f, fieldnames=CSV_FIELDS)
             if new:
+                self._f.write("\ufeff")  # the byte-order mark of CSV_ENCODING: once, at the start of the file
                 self._csv.writeheader()
 
     def write_contract(self, rows: list[dict]) -> None:
@@ -139,6 +142,9 @@ def finish_contract(contract: IngestedContract, score: Callable[[IngestedContrac
     completed[contract.sha256] = rows
     report.scored += 1
     report.clauses += len(rows)
+    if contract.document is not None:
+        for warning in contract_warnings(contract.document, contract.clauses):
+            report.warn(contract.path, warning)
 
 
 def _flatten(row: dict) -> dict:
@@ -160,7 +166,7 @@ def read_rows(path: Path) -> Iterator[dict]:
     """Rows of an output file; a line cut short by a kill ends the reading."""
     if not path.exists():
         return
-    with path.open(encoding="utf-8", newline="") as f:
+    with path.open(encoding=CSV_ENCODING, newline="") as f:  # takes off a CSV file's byte-order mark
         if output_format(path) == "jsonl":
             for line in f:
                 try:
@@ -236,7 +242,7 @@ def summarise(rows_by_contract: Iterable[list[dict]], copies: dict[str, str] | N
 
 def write_summary(path: Path, summary: list[dict]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8", newline="") as f:
+    with path.open("w", encoding=CSV_ENCODING, newline="") as f:
         writer = csv.DictWriter(f, fieldnames=SUMMARY_FIELDS)
         writer.writeheader()
         writer.writerows(map(neutralise_row, summary))

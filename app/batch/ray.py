@@ -137,7 +137,8 @@ def _contract_of(path: Path, rows: list[dict], policy) -> tuple[IngestedContract
                       start=int(r["start"]), end=int(r["end"]), page=None if r["page"] == -1 else int(r["page"]),
                       pages=tuple(int(p) for p in r["pages"].split(",") if p)) for r in rows]
     first = rows[0]
-    document = Document(path.name, first["format"], first["document_text"], (0,), first["sha256"])
+    # Page starts do not travel through Ray; the clauses carry their pages.
+    document = Document(path.name, first["format"], first["document_text"], (), first["sha256"])
     scored = [score_one(c, r["probs"], policy, r["model_version"]) for c, r in zip(clauses, rows, strict=True)]
     return IngestedContract(path, first["sha256"], document=document, clauses=clauses), scored
 

@@ -37,6 +37,7 @@ class BatchReport:
     skipped: int = 0
     clauses: int = 0
     failures: list[ContractFailure] = field(default_factory=list)
+    warnings: list[ContractFailure] = field(default_factory=list)  # scored, but maybe not a contract
     ignored: list[ContractFailure] = field(default_factory=list)   # hidden files, links out of a folder
     # file name -> name of the file with the same bytes whose rows stand for both (scored once).
     copies: dict[str, str] = field(default_factory=dict)
@@ -58,6 +59,12 @@ class BatchReport:
         message = message.removeprefix(f"{path.name}: ")
         self.failures.append(ContractFailure(path, message))
         say(f"failed: {path}: {message}")
+
+    def warn(self, path: Path, message: str) -> None:
+        """Record a doubt about a contract that was scored anyway (app.ingest.contract_warnings) and say so."""
+        message = message.removeprefix(f"{path.name}: ")
+        self.warnings.append(ContractFailure(path, message))
+        say(f"warning: {path}: {message}")
 
     def ignore(self, path: Path, why: str) -> None:
         """Record a file passed over on purpose (not a failure) and say so."""

@@ -9,7 +9,7 @@ from pathlib import Path
 import typer
 
 from app.batch.report import printable
-from app.ingest import IngestError, ingest_path
+from app.ingest import IngestError, contract_warnings, ingest_path
 
 
 class OutputFormat(str, Enum):
@@ -25,7 +25,8 @@ def ingest(
     """Read contracts and print their numbered clauses.
 
     A file that cannot be read prints its error on stderr and the others go on; the exit code is 1
-    if any file failed.
+    if any file failed. A file that reads but does not look like a contract (a short text without
+    contract wording) gets a warning on stderr and is printed all the same.
 
     Example: python -m app ingest samples/*.txt --format jsonl > clauses.jsonl
     """
@@ -41,6 +42,8 @@ def ingest(
             failed += 1
             typer.echo(printable(f"error: {path}: cannot be read ({e.strerror or e})"), err=True)
             continue
+        for warning in contract_warnings(document, clauses):
+            typer.echo(printable(f"warning: {warning}"), err=True)
         for c in clauses:
             if format is OutputFormat.jsonl:
                 sys.stdout.write(json.dumps({
@@ -50,10 +53,12 @@ def ingest(
             else:
                 preview = " ".join(c.text.split())
                 preview = preview if len(preview) <= 100 else preview[:99] + "…"
-                typer.echo("\t".join(map(printable, (document.name, f"p.{c.page}", c.number or "-", preview))))
+                page = f"p.{c.page}" if c.page is not None else "-"  # a file without pages has no page 1
+                typer.echo("\t".join(map(printable, (document.name, page, c.number or "-", preview))))
         if format is OutputFormat.text:
-            typer.echo(printable(f"{document.name}: {len(clauses)} clauses, {document.page_count} page(s), "
-                                 f"{document.format.upper()}"), err=True)
+            pages = f"{document.page_count} page(s)" if document.page_count else "no page breaks"
+            typer.echo(printable(f"{document.name}: {len(clauses)} clauses, {pages}, {document.format.upper()}"),
+                       err=True)
     if failed:
         typer.echo(f"{failed} of {len(files)} file(s) could not be read", err=True)
         raise typer.Exit(1)

@@ -37,8 +37,9 @@ def score(
         write_summary(summary, result.summary())
     copies = f"{len(report.copies)} copies of another file, " if report.copies else ""
     passed = f"{len(report.ignored)} passed over (listed above), " if report.ignored else ""
+    warned = f"{len(report.warnings)} with a warning (listed above), " if report.warnings else ""
     typer.echo(f"{report.scored} contracts scored ({report.clauses} clauses), {report.skipped} already done, "
-               f"{copies}{passed}{len(report.failures)} failed{' (listed above)' if report.failures else ''}; "
+               f"{copies}{passed}{warned}{len(report.failures)} failed{' (listed above)' if report.failures else ''}; "
                + printable(f"results in {output}"), err=True)
     if report.failures:
         raise typer.Exit(1)

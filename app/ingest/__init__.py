@@ -7,8 +7,10 @@ from pathlib import Path
 from app.ingest.document import Clause, Document, IngestError
 from app.ingest.readers import max_upload_bytes, read_document, too_big
 from app.ingest.segment import segment
+from app.ingest.structure import contract_warnings
 
-__all__ = ["Clause", "Document", "IngestError", "ingest_bytes", "ingest_path", "read_document", "read_path", "segment"]
+__all__ = ["Clause", "Document", "IngestError", "contract_warnings", "ingest_bytes", "ingest_path", "read_document",
+           "read_path", "segment"]
 
 
 def ingest_bytes(data: bytes, name: str, *, max_bytes: int | None = None) -> tuple[Document, list[Clause]]:

@@ -13,7 +13,8 @@ class IngestError(Exception):
 class Document:
     """A contract's plain text, with the character offset where each page starts.
 
-    `page_starts` has one entry per page for PDFs and a single 0 for formats without pages.
+    `page_starts` has one entry per page: a PDF's pages, a text file's form feeds. It is empty when the
+    file says nothing of pages (DOCX, HTML, text without form feeds): no page is better than a made-up one.
     """
 
     name: str
@@ -26,8 +27,10 @@ class Document:
     def page_count(self) -> int:
         return len(self.page_starts)
 
-    def page_of(self, offset: int) -> int:
-        """1-based page number of the character at `offset`."""
+    def page_of(self, offset: int) -> int | None:
+        """1-based page number of the character at `offset`; None when the document has no pages."""
+        if not self.page_starts:
+            return None
         return max(1, bisect.bisect_right(self.page_starts, offset))
 
 
@@ -37,7 +40,8 @@ class Clause:
 
     `text` is exactly `document.text[start:end]`; `heading` is the heading path joined with " > "
     (e.g. "12. LIMITATION OF LIABILITY > 12.3"); `number` is the clause's own number ("12.3", "(b)"),
-    None for unnumbered paragraphs; `page` is where the clause starts, `pages` every page it touches.
+    None for unnumbered paragraphs; `page` is where the clause starts, `pages` every page it touches
+    (None and () when the document has no pages).
     """
 
     index: int
@@ -46,5 +50,5 @@ class Clause:
     text: str
     start: int
     end: int
-    page: int
+    page: int | None
     pages: tuple[int, ...]

@@ -179,13 +179,20 @@ def read_pdf(data: bytes) -> tuple[str, tuple[int, ...]]:
     pages = strip_running_lines(pages)
     widths = sorted(len(x.strip()) for lines in pages for x in lines if x.strip())
     full_width = widths[int(len(widths) * 0.9)] if widths else 0
-    parts: list[str] = []
-    page_starts: list[int] = []
-    length = 0
+    paragraphs = []
     for lines in pages:
         # EDGAR-converted PDFs carry the filing's own page numbers mid-page ("9 10"): drop lone numbers.
         lines = [x for x in lines if not PAGE_NUMBER.match(x.strip()) or not x.strip()]
-        paragraphs = [_clean(p) for p in reflow(lines, full_width)]
+        paragraphs.append([_clean(p) for p in reflow(lines, full_width)])
+    return _paged_text(paragraphs)
+
+
+def _paged_text(pages: list[list[str]]) -> tuple[str, tuple[int, ...]]:
+    """Clean paragraphs page by page -> the text and the offset where each page starts."""
+    parts: list[str] = []
+    page_starts: list[int] = []
+    length = 0
+    for paragraphs in pages:
         # A paragraph cut by the page break continues on the next page: join it, not a new one.
         if parts and paragraphs and _continues(parts[-1], paragraphs[0]):
             joined, sep = join_lines(parts[-1], paragraphs[0])
@@ -217,10 +224,14 @@ def _clean(paragraph: str) -> str:
     return re.sub(r"[ \t\u00a0]+", " ", _CONTROL.sub("", paragraph)).strip()
 
 
+def _paragraphs(paragraphs) -> list[str]:
+    """Clean paragraphs; empty ones and lone page numbers ("7", "- 7 -", "Page 7") left out."""
+    return [p for p in (_clean(x) for x in paragraphs) if p and not PAGE_NUMBER.match(p)]
+
+
 def _join_paragraphs(paragraphs) -> str:
-    """Clean paragraphs joined by blank lines; lone page numbers ("7", "- 7 -", "Page 7") left out."""
-    kept = (p for p in (_clean(x) for x in paragraphs) if p and not PAGE_NUMBER.match(p))
-    return PARAGRAPH_BREAK.join(kept)
+    """Clean paragraphs joined by blank lines."""
+    return PARAGRAPH_BREAK.join(_paragraphs(paragraphs))
 
 
 # --- DOCX --------------------------------------------------------------------------------------
@@ -307,7 +318,7 @@ def read_docx(data: bytes) -> tuple[str, tuple[int, ...]]:
     except Exception:  # python-docx/lxml raise many types on malformed parts; all mean the same to a user
         raise IngestError("this Word file is damaged and cannot be read; open it in Word, save it "
                           "again and re-upload") from None
-    return _join_paragraphs(paragraphs), (0,)
+    return _join_paragraphs(paragraphs), ()
 
 
 # --- TXT ---------------------------------------------------------------------------------------
@@ -342,9 +353,18 @@ def decode_text(data: bytes) -> str:
 
 
 def read_txt(data: bytes) -> tuple[str, tuple[int, ...]]:
-    text = decode_text(data).replace("\r\n", "\n").replace("\r", "\n").replace("\f", "\n")
-    lines = text.split("\n")
-    return _join_paragraphs(reflow(lines) if looks_hard_wrapped(lines) else lines), (0,)
+    """Plain text; its pages are where form feeds break it (EDGAR filings have them), else it has none."""
+    text = decode_text(data).replace("\r\n", "\n").replace("\r", "\n")
+    pages = [page.split("\n") for page in text.split("\f")]
+    while len(pages) > 1 and not any(line.strip() for line in pages[-1]):
+        pages.pop()  # a form feed that ends the file opens no page
+    lines = [line for page in pages for line in page]
+    wrapped = looks_hard_wrapped(lines)
+    if len(pages) == 1:
+        return _join_paragraphs(reflow(lines) if wrapped else lines), ()
+    widths = sorted(len(x.strip()) for x in lines if x.strip())
+    full_width = widths[int(len(widths) * 0.9)] if widths else 0
+    return _paged_text([_paragraphs(reflow(page, full_width) if wrapped else page) for page in pages])
 
 
 # --- HTML --------------------------------------------------------------------------------------
@@ -374,7 +394,7 @@ def read_html(data: bytes) -> tuple[str, tuple[int, ...]]:
     text = re.sub(r"\s+", " ", unicodedata.normalize("NFKC", html_text(data)))
     lines = text.split(_BREAK)
     paragraphs = reflow(lines) if looks_hard_wrapped(lines) else lines
-    return _join_paragraphs(paragraphs), (0,)
+    return _join_paragraphs(paragraphs), ()
 
 
 def html_text(data: bytes) -> str:

@@ -4,8 +4,12 @@ A clause is the smallest numbered unit ("12.3", "(b)", "Section 9.2", "ARTICLE I
 found where a paragraph starts and, because many EDGAR exhibits arrive as one long line, also inside
 a paragraph right after a sentence ends, but only when they continue the numbering seen so far
 ("1.2" after "1.1", "(b)" after "(a)"), so "see Section 14.1 of this Agreement" starts nothing.
-Unnumbered text falls back to paragraphs. Three rules keep clauses whole enough for CUAD's spans,
-which are often a full sentence or two (bench/ingest_coverage.py measures this):
+An unnumbered heading in capitals on its own line ("LIMITATION OF LIABILITY", "DEFINITIONS") closes
+the numbered unit before it and opens a section: its paragraphs are clauses with that heading, the
+heading line going with the first one. (It does not head the paths of numbered clauses after it:
+on CUAD, titles and captions would have changed about 1,600 numbered paths.) Other unnumbered text
+falls back to paragraphs. Three rules keep clauses whole enough for CUAD's spans, which are often a
+full sentence or two (bench/ingest_coverage.py measures this):
 - a unit that ends with a colon keeps its sub-items ("shall not apply to: (a) ...; (b) ...") when
   all fit in TARGET_WORDS;
 - the paragraphs of one numbered unit are packed together up to TARGET_WORDS;
@@ -15,6 +19,7 @@ which are often a full sentence or two (bench/ingest_coverage.py measures this):
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -53,6 +58,22 @@ _WORD = re.compile(r"\S+")
 _LEADING_NUMBER = re.compile(r"[\w.()]{1,12}[.!?]\s+")
 _ENDS_SENTENCE = re.compile(r"[.!?;:][\"'”’)\]]*$")
 _PARAGRAPH = re.compile(r"[^\n]+")
+_HEADING_WORD = re.compile(r"[A-Za-z][A-Za-z'&-]*")
+SECTION_HEADING_MAX_WORDS = 8
+# Words that make a short line in capitals a shouted sentence ("IN NO EVENT SHALL ...") or a line of a
+# title block ("AND", "BETWEEN:"), not a section heading.
+_NOT_IN_HEADINGS = frozenset("""shall will may must is are be been was were has have had does do agrees agree
+means include includes apply applies exceed exceeds pay pays provide provides""".split())
+_CONNECTIVES = frozenset("and between by of the to or among with".split())
+# Before any numbered unit, a heading ending so is the contract's title, not a section of it.
+_TITLE = re.compile(r"\b(?:AGREEMENT|CONTRACT|ADDENDUM|AMENDMENT)$")
+# Captions of a filing's front matter, not sections of the contract.
+_FRONT_MATTER = frozenset({"TABLE OF CONTENTS", "CONTENTS", "INDEX", "EXECUTION COPY", "EXECUTION VERSION",
+                           "REDACTED COPY", "CONFIDENTIAL", "CONFIDENTIAL TREATMENT REQUESTED", "FINAL", "DRAFT"})
+_LETTER_ITEM = re.compile(r"[A-Za-z][.)]\s")  # "E) CORRECTIONS AND UPDATES": an item the outline did not take
+# A line in capitals ending so is a party's name in a title or signature block ("HERC RENTALS INC.").
+_COMPANY_END = re.compile(r"\b(?:INC|LLC|L\.L\.C|LTD|LIMITED|CORP|CORPORATION|CO|COMPANY|L\.?P|G\.?P|PLC|"
+                          r"TRUST|GMBH|AG|S\.?A|SAS|N\.V|B\.V)\.?$")
 
 
 @dataclass
@@ -326,6 +347,38 @@ def _trim(text: str, start: int, end: int) -> tuple[int, int]:
     return start, end
 
 
+def _is_section_heading(line: str) -> bool:
+    """An unnumbered heading: a few words in capitals, no verb ("LIMITATION OF LIABILITY", "DEFINITIONS")."""
+    words = _HEADING_WORD.findall(line)
+    # A colon ends a label ("IF TO VERTICALNET:", "LICENSOR:") in a notice or signature block, not a heading.
+    # Digits mean a number this module did not read as one ("-2- 3 8. LIABILITY", "11.CONFIDENTIALITY"),
+    # a date or a page; dashes and brackets, a rule or a placeholder ("[GRAPHIC OMITTED]").
+    return (is_heading(line) and 0 < len(words) <= SECTION_HEADING_MAX_WORDS
+            and not any(ch.isdigit() for ch in line) and not line.startswith("[") and "--" not in line
+            and "__" not in line and not line.endswith((",", ";", ":")) and not _COMPANY_END.search(line)
+            and not _LETTER_ITEM.match(line) and line.rstrip(".:") not in _FRONT_MATTER
+            and not any(w.lower() in _NOT_IN_HEADINGS for w in words)
+            and any(len(w) >= 3 and w.lower() not in _CONNECTIVES for w in words))
+
+
+def _section_headings(text: str) -> list[tuple[int, int]]:
+    """(start, end) of the paragraphs that are unnumbered section headings, in reading order."""
+    paragraphs = [s for s in (_trim(text, *p.span()) for p in _PARAGRAPH.finditer(text)) if s[0] < s[1]]
+    lines = [text[s:e] for s, e in paragraphs]
+    # A line in capitals met twice is a running header or a form's caption ("CONFIDENTIAL TREATMENT").
+    seen = Counter(line for line in lines if is_heading(line))
+    out = []
+    for i, (s, e) in enumerate(paragraphs):
+        line = lines[i]
+        if seen[line] > 1 or not _is_section_heading(line) or _MARKER.match(text, s, e) or _EXHIBIT.match(text, s):
+            continue
+        previous, following = lines[i - 1] if i else "", lines[i + 1] if i + 1 < len(lines) else ""
+        if previous and not _ENDS_SENTENCE.search(previous) and (following[:1].islower() or previous.isupper()):
+            continue  # the rest of a shouted sentence, or a header dropped into one by a page break
+        out.append((s, e))
+    return out
+
+
 def _markers(text: str) -> list[tuple[re.Match, int, bool]]:
     """Candidate markers in reading order: (match, is the rest of its paragraph a heading, strong)."""
     out = []
@@ -357,34 +410,57 @@ class _Unit:
     heading: str
     title_end: int  # where the unit's number and own heading end and its body begins
     depth: int      # levels open in the outline, this unit included; 0 for unnumbered text
+    section: bool = False  # an unnumbered section opened by a heading in capitals
 
 
 def _units(text: str) -> list[_Unit]:
-    """Numbered units and the unnumbered stretches between them, in reading order."""
+    """Numbered units, unnumbered sections and the unnumbered stretches between them, in reading order."""
     outline = _Outline()
     units: list[_Unit] = []
     cursor = 0
+    title_end = 0  # the end of the last numbered unit's heading: a capital line before it is that heading
+    numbered = False  # has a numbered unit been met yet
 
     def close_gap(upto: int) -> None:
-        # Unclaimed text belongs to the open numbered unit, or else is a stretch of paragraphs.
+        # Unclaimed text belongs to the open numbered unit or section, or else is a stretch of paragraphs.
         nonlocal cursor
-        if units and units[-1].number is not None:
+        if units and (units[-1].number is not None or units[-1].section):
             units[-1].end = upto
         elif cursor < upto:
             units.append(_Unit(cursor, upto, None, "", cursor, 0))
         cursor = upto
 
-    # An exhibit or signature block closes the numbered body; what follows is paragraphs again.
-    exhibits = [p.start() for p in _PARAGRAPH.finditer(text)
-                if _EXHIBIT.match(text, _trim(text, p.start(), p.end())[0])]
-    exhibits.append(len(text) + 1)
-    ex_i = 0
+    def close_body(upto: int) -> None:
+        # An exhibit or signature block closes the numbered body; what follows is paragraphs again.
+        close_gap(upto)
+        units.append(_Unit(cursor, cursor, None, "", cursor, 0))
+        outline.reset()
+
+    def open_section(start: int, end: int) -> None:
+        nonlocal cursor
+        close_gap(start)
+        units.append(_Unit(start, len(text), None, text[start:end].rstrip(".:").strip(), end, 0, section=True))
+        cursor = start
+
+    # Breaks in reading order: (offset, kind, end of the line); kind 0, an exhibit, sorts before 1, a heading.
+    breaks = sorted([(p.start(), 0, p.start()) for p in _PARAGRAPH.finditer(text)
+                     if _EXHIBIT.match(text, _trim(text, p.start(), p.end())[0])]
+                    + [(s, 1, e) for s, e in _section_headings(text)])
+    breaks.append((len(text) + 1, 0, 0))
+    b_i = 0
+
+    def take_breaks(upto: int) -> None:
+        nonlocal b_i
+        while breaks[b_i][0] < upto:
+            at, kind, end = breaks[b_i]
+            if kind == 0:
+                close_body(at)
+            elif at >= title_end and not (_TITLE.search(text, at, end) and not numbered):
+                open_section(at, end)  # not the heading an "ARTICLE IV" line took, nor the contract's title
+            b_i += 1
+
     for match, heading_follows, strong in _markers(text):
-        while exhibits[ex_i] < match.start():
-            close_gap(exhibits[ex_i])
-            units.append(_Unit(cursor, cursor, None, "", cursor, 0))
-            outline.reset()
-            ex_i += 1
+        take_breaks(match.start())
         marker = outline.choose(_parse(match, strong, heading_follows))
         if marker is None:
             continue
@@ -400,12 +476,10 @@ def _units(text: str) -> list[_Unit]:
                 title = nxt.group(0).strip().rstrip(".:")
                 title_end = nxt.end()
         heading = outline.push(marker, title)
+        numbered = True
         units.append(_Unit(marker.start, len(text), marker.label, heading, title_end, len(outline.stack)))
         cursor = marker.start
-    while exhibits[ex_i] <= len(text):
-        close_gap(exhibits[ex_i])
-        units.append(_Unit(cursor, cursor, None, "", cursor, 0))
-        ex_i += 1
+    take_breaks(len(text) + 1)
     close_gap(len(text))
     return [u for u in units if u.start < u.end]
 
@@ -444,8 +518,17 @@ def segment(document: Document) -> list[Clause]:
             number_only = not re.search(r"[A-Za-z]{2}", text[start:end])  # "3.1" torn from its text
             if number_only or has_children or text[start:end].isupper():
                 continue
-        for cs, ce in _chunks(text, start, end, pack_paragraphs=u.number is not None):
+        if u.section:
+            # The heading line opens the section's first clause rather than standing alone.
+            chunks = _chunks(text, u.title_end, end, pack_paragraphs=False)
+            if not chunks:
+                continue  # a heading with nothing under it before the next one
+            chunks[0] = (start, chunks[0][1])
+        else:
+            chunks = _chunks(text, start, end, pack_paragraphs=u.number is not None)
+        for cs, ce in chunks:
             first, last = document.page_of(cs), document.page_of(ce - 1)
+            pages = tuple(range(first, last + 1)) if first is not None else ()
             clauses.append(Clause(index=len(clauses), number=u.number, heading=u.heading, text=text[cs:ce],
-                                  start=cs, end=ce, page=first, pages=tuple(range(first, last + 1))))
+                                  start=cs, end=ce, page=first, pages=pages))
     return clauses

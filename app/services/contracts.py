@@ -1,6 +1,7 @@
 """Contracts: upload (ingest, score, route, store), list, read, archive."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 from collections.abc import Callable, Sequence
@@ -15,7 +16,7 @@ from app.config import Settings, get_settings
 from app.db.models import Clause, Contract, Prediction
 from app.exposure import ClauseFacts, clause_reference, exposure_lines
 from app.exposure_fields import FIELD_NAMES, extract_fields
-from app.ingest import Document, IngestError
+from app.ingest import Document, IngestError, contract_warnings
 from app.ingest.guard import ingest_bytes_guarded
 from app.registry import ModelVersionNotFound
 from app.roles import ClauseStatus, ContractStatus, Role
@@ -47,7 +48,8 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
     """Ingest, score and route one uploaded file; the same bytes uploaded again return duplicate=True.
 
     Raises InvalidFile with a message naming the file when it cannot be read or is over
-    settings.max_upload_mb (ingestion's limit, so one rule gives one message).
+    settings.max_upload_mb (ingestion's limit, so one rule gives one message). A file that reads but
+    does not look like a contract is stored and scored, its doubts in UploadSummary.warnings.
     The bytes are kept under settings.upload_dir by SHA-256, outside anything served.
     policy: default, the scoring model version's (app.routing.load_policy).
     """
@@ -73,6 +75,7 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
         raise InvalidFile(message if message.startswith(filename) else f"{filename}: {message}") from None
     if not clauses:
         raise InvalidFile(f"{filename}: no clauses found; is it a scanned document without a text layer?")
+    warnings = tuple(contract_warnings(document, clauses))  # accepted all the same, with the warning shown
     report(0.1, f"{filename}: {len(clauses)} clauses found, scoring")
 
     scorer = _load_scorer(scorer_factory)
@@ -84,7 +87,7 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
     report(0.95, f"{filename}: saving")
     summary = store_scored_contract(user_id, filename, data, document, scored, settings=settings, uow=uow)
     report(1.0, f"{filename}: {summary.n_clauses} clauses, {summary.n_needs_review} for review")
-    return summary
+    return dataclasses.replace(summary, warnings=warnings)
 
 
 def store_scored_contract(user_id: int, filename: str, data: bytes, document: Document,

@@ -9,13 +9,13 @@ from typing import Literal
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from app.safe_csv import neutralise_row
+from app.safe_csv import CSV_ENCODING, neutralise_row
 from app.db.models import Clause, Contract, Review
-from app.roles import ContractStatus
+from app.roles import DECISION_NAMES, ContractStatus, status_name
 from app.services.contracts import contract_detail
 from app.services.errors import InvalidInput
 from app.services.uow import UnitOfWork, actor, audit, begin, find_contract
-from app.taxonomy import BY_ID
+from app.taxonomy import BY_ID, LABEL_IDS
 from app.views import clause_infos, effective_reviews, load_clauses
 
 
@@ -52,9 +52,11 @@ def reviewed_clauses(*, actor_id: int | None = None, uow: UnitOfWork | None = No
 
 
 ExportFormat = Literal["csv", "jsonl"]
+# p_<label>: the model's calibrated probability of each label, one column each (CSV and JSONL alike).
+PROBABILITY_FIELDS = tuple(f"p_{label}" for label in LABEL_IDS)
 EXPORT_FIELDS = ("contract_id", "filename", "sha256", "clause_id", "index", "number", "heading", "page", "text",
-                 "label", "label_source", "model_label", "confidence", "decision", "reason", "model_version",
-                 "reviewed_by", "reviewed_at", "previous_label", "comment")
+                 "label", "label_source", "model_label", "confidence", *PROBABILITY_FIELDS, "decision", "reason",
+                 "model_version", "reviewed_by", "reviewed_at", "previous_label", "comment")
 
 
 def export_labels(user_id: int, fmt: ExportFormat = "csv", *, contract_id: int | None = None,
@@ -74,7 +76,7 @@ def export_labels(user_id: int, fmt: ExportFormat = "csv", *, contract_id: int |
     writer = csv.DictWriter(out, fieldnames=EXPORT_FIELDS)
     writer.writeheader()
     writer.writerows(map(neutralise_row, rows))  # no formula injection when opened in a spreadsheet
-    return out.getvalue().encode()
+    return out.getvalue().encode(CSV_ENCODING)
 
 
 def _export_rows(session: Session, contract_id: int | None) -> list[dict]:
@@ -92,7 +94,8 @@ def _export_rows(session: Session, contract_id: int | None) -> list[dict]:
             "clause_id": info.id, "index": info.index, "number": info.number, "heading": info.heading,
             "page": info.page, "text": info.text, "label": info.label,
             "label_source": "review" if review else "model", "model_label": info.model_label,
-            "confidence": round(info.confidence, 4), "decision": info.decision, "reason": info.reason,
+            "confidence": round(info.confidence, 4), **_probability_columns(info.probs),
+            "decision": info.decision, "reason": info.reason,
             "model_version": info.model_version, "reviewed_by": review.reviewer if review else None,
             "reviewed_at": review.created_at.isoformat() if review else None,
             "previous_label": review.previous_label if review else None, "comment": review.comment if review else None,
@@ -100,10 +103,15 @@ def _export_rows(session: Session, contract_id: int | None) -> list[dict]:
     return rows
 
 
+def _probability_columns(probs: dict[str, float]) -> dict[str, float | None]:
+    return {f"p_{label}": round(float(probs[label]), 4) if label in probs else None for label in LABEL_IDS}
+
+
 def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | None = None) -> bytes:
     """An .xlsx report for one contract: a summary sheet with its exposure, and every clause coloured by label."""
     from openpyxl import Workbook
     from openpyxl.styles import Alignment, Font, PatternFill
+    from openpyxl.utils import get_column_letter
 
     with begin(uow) as uow:
         actor(uow.session, user_id, "export")
@@ -123,7 +131,7 @@ def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | N
     summary.title = "Summary"
     for r, pair in enumerate([("Contract", c.filename), ("SHA-256", c.sha256), ("Uploaded by", c.uploaded_by),
                               ("Uploaded at (UTC)", c.uploaded_at.isoformat(timespec="seconds")),
-                              ("Status", c.status), ("Clauses", c.n_clauses),
+                              ("Status", status_name(c.status)), ("Clauses", c.n_clauses),
                               ("Awaiting review", c.n_needs_review)], start=1):
         put(summary, r, list(pair))
         summary.cell(row=r, column=1).font = Font(bold=True)
@@ -135,23 +143,27 @@ def export_contract_excel(user_id: int, contract_id: int, *, uow: UnitOfWork | N
     summary.column_dimensions["A"].width, summary.column_dimensions["B"].width = 22, 90
 
     sheet = wb.create_sheet("Clauses")
-    header = ["#", "Number", "Heading", "Page", "Label", "Source", "Model label", "Confidence", "Decision",
-              "Reason", "Reviewed by", "Comment", "Text"]
-    put(sheet, 1, header)
+    # (header, width); one probability column per label, named as the CSV names it.
+    columns = [("#", 5), ("Number", 9), ("Heading", 28), ("Page", 6), ("Label", 20), ("Source", 8),
+               ("Model label", 20), ("Confidence", 11), *((f, 11) for f in PROBABILITY_FIELDS), ("Decision", 14),
+               ("Status", 18), ("Reason", 40), ("Reviewed by", 14), ("Comment", 30), ("Text", 100)]
+    put(sheet, 1, [name for name, _ in columns])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
+    label_col, text_col = 5, len(columns)
     for r, cl in enumerate(detail.clauses, start=2):
         review = cl.latest_review
         put(sheet, r, [cl.index + 1, cl.number, cl.heading, cl.page, BY_ID[cl.label].display,
                        "review" if review else "model", BY_ID[cl.model_label].display, round(cl.confidence, 3),
-                       cl.decision, cl.reason, review.reviewer if review else None,
+                       *_probability_columns(cl.probs).values(), DECISION_NAMES.get(cl.decision, cl.decision),
+                       status_name(cl.status), cl.reason, review.reviewer if review else None,
                        review.comment if review else None, cl.text])
         colour = BY_ID[cl.label].colour.lstrip("#")
-        sheet.cell(row=r, column=5).fill = PatternFill("solid", start_color=colour, end_color=colour)
-        sheet.cell(row=r, column=5).font = Font(color="FFFFFF", bold=True)
-        sheet.cell(row=r, column=13).alignment = Alignment(wrap_text=True, vertical="top")
-    for col, width in zip("ABCDEFGHIJKLM", (5, 9, 28, 6, 20, 8, 20, 11, 11, 40, 14, 30, 100), strict=True):
-        sheet.column_dimensions[col].width = width
+        sheet.cell(row=r, column=label_col).fill = PatternFill("solid", start_color=colour, end_color=colour)
+        sheet.cell(row=r, column=label_col).font = Font(color="FFFFFF", bold=True)
+        sheet.cell(row=r, column=text_col).alignment = Alignment(wrap_text=True, vertical="top")
+    for i, (_, width) in enumerate(columns, start=1):
+        sheet.column_dimensions[get_column_letter(i)].width = width
     sheet.freeze_panes = "A2"
     out = io.BytesIO()
     wb.save(out)

@@ -7,6 +7,7 @@ import altair as alt
 import pandas as pd
 import streamlit as st
 
+from app.roles import CLAUSE_STATUS_NAMES
 from app.taxonomy import BY_ID, LABEL_IDS
 
 
@@ -48,9 +49,20 @@ def probability_chart(probabilities: Mapping[str, float]) -> alt.Chart:
 
 
 def clause_heading(number: str | None, heading: str | None, page: int | None) -> str:
-    """'§ 12.3 Limitation of liability · page 7' as plain text (callers pass it to st.text or a caption)."""
-    parts = [f"§ {number}" if number else "", heading or "", f"page {page}" if page else ""]
+    """'§ 12.3 · 12 LIMITATION OF LIABILITY > Cap · page 7' as plain text (callers pass it to st.text or a
+    caption). The heading path ends with the clause's own number ("... > 12.3 Cap"), shown once, up front;
+    no page when the document has none."""
+    parts = [f"§ {number}" if number else "", _path_without_number(heading or "", number),
+             f"page {page}" if page else ""]
     return " · ".join(p for p in parts if p)
+
+
+def _path_without_number(heading: str, number: str | None) -> str:
+    """'12 LIABILITY > 12.3 Cap' without the '12.3' of clause 12.3: '12 LIABILITY > Cap'."""
+    *path, last = heading.split(" > ")
+    if number and (last == number or last.startswith(number + " ")):
+        last = last[len(number):].strip()
+    return " > ".join(p for p in [*path, last] if p)
 
 
 def show_clause_text(text: str) -> None:
@@ -66,8 +78,8 @@ def escape_markdown(text: str) -> str:
     punctuation), so user text in a caption or label renders literally."""
     return "".join("\\" + ch if ch in _MARKDOWN_SPECIALS else ch for ch in text)
 
-# Clause statuses of app.db.models.CLAUSE_STATUSES, as a lawyer reads them.
-STATUS_NAMES = {"auto_accepted": "auto-accepted", "needs_review": "waiting for review", "reviewed": "reviewed"}
+# Clause statuses as a lawyer reads them; the table lives in app.roles, which exports read too.
+STATUS_NAMES = CLAUSE_STATUS_NAMES
 
 
 def percent(value: float | None) -> str:

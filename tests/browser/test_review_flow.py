@@ -127,7 +127,7 @@ def test_reviewer_corrects_a_clause_with_the_keyboard_and_the_export_has_it(new_
     choose_contract(page, filename)
     with page.expect_download() as download_info:
         page.locator(".st-key-export_csv").get_by_role("button").click()
-    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text())))
+    rows = list(csv.DictReader(io.StringIO(Path(download_info.value.path()).read_text(encoding="utf-8-sig"))))
     # The page lays the clause out (line breaks of the PDF become spaces): compare words, not whitespace.
     corrected = [r for r in rows if r["label_source"] == "review" and " ".join(r["text"].split()) in " ".join(shown.split())]
     assert [(r["label"], r["previous_label"], r["reviewed_by"]) for r in corrected] == [

@@ -48,3 +48,26 @@ def test_every_sample_contract_ingests():
             assert len(clauses) > 20, path.name
             for c in clauses:
                 assert document.text[c.start:c.end] == c.text
+
+
+CENTRACK = "CENTRACKINTERNATIONALINC_10_29_1999-EX-10.3-WEB SITE HOSTING AGREEMENT"
+
+
+def test_centrack_capital_headings_start_clauses_and_the_cap_is_its_own_clause(cuad_dir):
+    document, clauses = ingest_path(cuad_dir / "contracts_txt" / f"{CENTRACK}.txt")
+    cap = [c for c in clauses if "one (1) month's fees" in c.text]
+    assert len(cap) == 1
+    assert cap[0].heading == "LIMITATION OF LIABILITY" and cap[0].number is None
+    assert cap[0].text.startswith("LIMITATION OF LIABILITY\n\ni-on will not be liable")
+    assert cap[0].text.endswith("the remaining portion of any prepaid fees.")
+    # "DEFINITIONS" heads its three definitions and nothing after them
+    assert [c.text.split('"')[1] for c in clauses if c.heading == "DEFINITIONS"] == \
+        ["Web site", "Hosted Site", "Hosting Computer"]
+    # the numbered list of services ends at the next heading instead of running to the end
+    fourteen = [c for c in clauses if c.number == "14"]
+    assert [c.text for c in fourteen] == ["14. a monthly report of user activity on the Hosted Site."]
+    assert {c.heading for c in clauses if c.number is None} >= {
+        "SERVICES PROVIDED TO THE CUSTOMER", "RESPONSIBILITIES OF THE CUSTOMER", "CONDITIONS OF SERVICE",
+        "TERM AND TERMINATION", "INDEMNIFICATION", "THIRD-PARTY SOFTWARE", "MISCELLANEOUS"}
+    spans = load_spans(cuad_dir)[CENTRACK]
+    assert spans and all(s >= THRESHOLD for s in span_shares(document, clauses, spans))

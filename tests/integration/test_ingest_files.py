@@ -151,6 +151,7 @@ def test_cli_jsonl_has_one_object_per_clause_and_bad_files_do_not_stop_the_batch
     assert set(rows[0]) == {"contract", "index", "number", "heading", "text", "start", "end", "page"}
     cap = next(r for r in rows if r["number"] == "9.2")
     assert cap["page"] == 2 and cap["heading"] == "9 LIMITATION OF LIABILITY > 9.2 Cap"
+    assert all(r["page"] is None for r in rows if r["contract"] == "numbered.docx")  # Word gives no pages
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
         "error: encrypted.pdf: " + BAD_MESSAGES["encrypted.pdf"],
@@ -170,7 +171,9 @@ BAD_MESSAGES = {
 def test_cli_exit_code_zero_when_every_file_reads(corpus):
     result = CliRunner().invoke(cli, ["ingest", str(corpus["utf8.txt"])])
     assert result.exit_code == 0
-    assert "utf8.txt\tp.1\t2\t2. Liability." in result.stdout
+    # a text file without form feeds has no pages: no made-up "p.1"
+    assert "utf8.txt\t-\t2\t2. Liability." in result.stdout
+    assert "utf8.txt: 3 clauses, no page breaks, TXT" in result.stderr
 
 
 def test_cli_help_shows_an_example():
@@ -193,3 +196,53 @@ def test_docx_numbering_inherited_from_a_list_style():
     _, clauses = ingest_bytes(buf.getvalue(), "styled.docx")
     assert [(c.number, c.text) for c in clauses][-2:] == [
         ("1", "1. The Supplier shall deliver on time."), ("2", "2. The Supplier shall keep records.")]
+
+
+# --- pages ---------------------------------------------------------------------------------------
+
+def test_text_pages_come_from_form_feeds_or_not_at_all(cuad_dir):
+    path = cuad_dir / "contracts_txt" / "CENTRACKINTERNATIONALINC_10_29_1999-EX-10.3-WEB SITE HOSTING AGREEMENT.txt"
+    document, clauses = ingest_path(path)
+    assert document.page_starts == () and document.page_count == 0
+    assert all(c.page is None and c.pages == () for c in clauses)
+
+    # The same contract as EDGAR paginates it: a form feed before each "TERM AND TERMINATION" and
+    # "INDEMNIFICATION" heading, and one closing the file (which opens no page).
+    data = path.read_bytes().replace(b"TERM AND TERMINATION", b"\fTERM AND TERMINATION")
+    data = data.replace(b"INDEMNIFICATION\r\n", b"\fINDEMNIFICATION\r\n").replace(
+        b"INDEMNIFICATION\n", b"\fINDEMNIFICATION\n") + b"\f"
+    assert data.count(b"\f") == 3
+    paged, paged_clauses = ingest_bytes(data, "centrack-paged.txt")
+    assert paged.text == document.text  # a form feed changes the pages, not the text
+    assert paged.page_count == 3
+    page = {c.heading: c.page for c in paged_clauses if c.number is None}
+    assert (page["DEFINITIONS"], page["TERM AND TERMINATION"], page["LIMITATION OF LIABILITY"],
+            page["INDEMNIFICATION"], page["MISCELLANEOUS"]) == (1, 2, 2, 3, 3)
+    assert paged.text[paged.page_starts[1]:].startswith("TERM AND TERMINATION")
+
+
+# --- not a contract ------------------------------------------------------------------------------
+
+SHOPPING_LIST = "Shopping list\n\nMilk, 2 litres\nEggs (a dozen)\nBread\nCoffee – the good one\n".encode()
+
+
+def test_a_shopping_list_is_read_with_a_warning_and_a_contract_without_one(cuad_dir, tmp_path):
+    from app.ingest import contract_warnings
+
+    document, clauses = ingest_bytes(SHOPPING_LIST, "list.txt")
+    assert clauses  # accepted: it reads
+    [warning] = contract_warnings(document, clauses)
+    assert warning.startswith("list.txt: this does not look like a contract (12 words, no numbered clauses")
+    numbered, numbered_clauses = ingest_bytes(b"1. Milk\n\n2. Eggs\n\n3. Bread\n", "numbered-list.txt")
+    assert contract_warnings(numbered, numbered_clauses)  # numbers alone do not make a contract
+    # The shortest CUAD contracts, unnumbered joint filing agreements, pass on their wording.
+    for name in ("NELNETINC_04_08_2020-EX-1-JOINT FILING AGREEMENT",
+                 "CENTRACKINTERNATIONALINC_10_29_1999-EX-10.3-WEB SITE HOSTING AGREEMENT"):
+        assert contract_warnings(*ingest_path(cuad_dir / "contracts_txt" / f"{name}.txt")) == []
+
+    path = tmp_path / "list.txt"
+    path.write_bytes(SHOPPING_LIST)
+    result = CliRunner().invoke(cli, ["ingest", str(path), str(cuad_dir / "contracts_txt" / f"{name}.txt")])
+    assert result.exit_code == 0
+    assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == [f"warning: {warning}"]
+    assert "list.txt\t-\t-\tMilk, 2 litres\n" in result.stdout  # printed all the same

@@ -56,7 +56,7 @@ def test_upload_a_cuad_pdf_review_it_and_export_the_correction(people, env):
 
     task = services.claim_next_review(reviewer.id)
     services.submit_review(reviewer.id, task.clause.id, "carve_out", "names the excepted claims")
-    rows = list(csv.DictReader(io.StringIO(services.export_labels(lawyer.id, "csv").decode())))
+    rows = list(csv.DictReader(io.StringIO(services.export_labels(lawyer.id, "csv").decode("utf-8-sig"))))
     corrected = next(r for r in rows if r["clause_id"] == str(task.clause.id))
     assert (corrected["label"], corrected["reviewed_by"], corrected["comment"]) == \
         ("carve_out", "rev0", "names the excepted claims")

@@ -65,7 +65,7 @@ def test_scores_every_clause_of_every_contract_and_reports_bad_files(registry, c
         assert all(r["model_version"] == "v-tiny" and r["decision"] in ("auto_accept", "review") and r["reason"]
                    for r in mine)
 
-    with summary.open() as f:
+    with summary.open(encoding="utf-8-sig") as f:
         table = {row["contract"]: row for row in csv.DictReader(f)}
     assert set(table) == set(SAMPLES)
     for name, row in table.items():
@@ -150,7 +150,7 @@ def test_a_copy_of_a_contract_is_scored_once_and_keeps_its_summary_row(registry,
     assert "copy: " in result.output and "same bytes as msa(1).txt" in result.output
     assert "1 contracts scored" in result.output and "1 copies of another file" in result.output
     assert {r["contract"] for r in read_rows(out)} == {"msa(1).txt"}  # rows written once
-    with summary.open() as f:
+    with summary.open(encoding="utf-8-sig") as f:
         table = {row.pop("contract"): row for row in csv.DictReader(f)}
     assert set(table) == {"msa.txt", "msa(1).txt"} and table["msa.txt"] == table["msa(1).txt"]
 

@@ -182,7 +182,7 @@ def test_reviewer_corrects_a_clause_and_the_next_one_loads_at_once(env, contract
     assert not at.exception
     nxt = at.session_state["review_item"]
     assert nxt is not None and nxt.clause.id != first.id
-    rows = list(csv.DictReader(io.StringIO(services.export_labels(env["reviewer"].id, "csv").decode())))
+    rows = list(csv.DictReader(io.StringIO(services.export_labels(env["reviewer"].id, "csv").decode("utf-8-sig"))))
     row = next(r for r in rows if int(r["clause_id"]) == first.id)
     assert (row["label"], row["previous_label"], row["comment"]) == ("uncapped", "carve_out",
                                                                    "carve-out names no claims")

@@ -88,7 +88,8 @@ def test_summary_answers_cuad_questions_by_the_taxonomy_mapping(tmp_path):
     assert [s["n_review"] for s in summary] == [1, 0, 1, 0]
     out = tmp_path / "summary.csv"
     write_summary(out, summary)
-    with out.open() as f:
+    assert out.read_bytes().startswith(b"\xef\xbb\xbfcontract,")  # UTF-8 with a byte-order mark: Excel reads it so
+    with out.open(encoding="utf-8-sig") as f:
         rows = list(csv.DictReader(f))
     assert list(rows[0]) == ["contract", "has_cap", "has_uncapped", "p_cap", "p_uncapped", "carve_out",
                              "cap_and_collar", "capped", "uncapped", "exclusion", "indemnity", "none", "n_clauses",
@@ -125,3 +126,66 @@ def test_jsonl_rows_carry_every_clause_field(tmp_path):
     row = json.loads(out.read_text())
     for field in ("contract", "number", "heading", "page", "text", "label", "probabilities", "decision", "reason"):
         assert field in row
+
+
+def test_csv_output_has_one_byte_order_mark_and_keeps_curly_quotes_through_appends_and_resumes(tmp_path):
+    out = tmp_path / "scores.csv"
+    a, b = _rows("a.pdf", "sha-a", ["capped"]), _rows("b.txt", "sha-b", ["none", "none"])
+    a[0]["text"] = "Supplier’s “aggregate liability” shall not exceed €100,000 — see § 9.2"
+    with ClauseWriter(out) as writer:
+        writer.write_contract(a)
+    with ClauseWriter(out) as writer:  # a second run appends: no second mark mid-file
+        writer.write_contract(b[:1])   # and is killed one row short
+    load_completed(out, "v1")          # the resume rewrites the file
+    data = out.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbfcontract,") and data.count(b"\xef\xbb\xbf") == 1
+    assert "“aggregate liability”" in data.decode("utf-8-sig")
+    assert list(read_rows(out)) == a
+
+
+@pytest.mark.parametrize("suffix", [".jsonl", ".csv"])
+def test_a_clause_without_a_page_reads_back_without_one(tmp_path, suffix):
+    out = tmp_path / f"scores{suffix}"
+    rows = _rows("a.txt", "sha-a", ["capped", "none"])
+    for r in rows:
+        r["page"] = None  # a text file without form feeds has no pages
+    with ClauseWriter(out) as writer:
+        writer.write_contract(rows)
+    assert [r["page"] for r in read_rows(out)] == [None, None]
+    text = out.read_text(encoding="utf-8-sig")
+    raw = [json.loads(line)["page"] for line in text.splitlines()] if suffix == ".jsonl" else \
+        [r["page"] for r in csv.DictReader(text.splitlines())]
+    assert raw == ([None, None] if suffix == ".jsonl" else ["", ""])  # null, an empty cell: never a made-up 1
+
+
+def test_a_scored_text_that_is_not_a_contract_is_reported_with_a_warning(tmp_path, capsys):
+    from pathlib import Path
+
+    from app.batch import BatchReport, IngestedContract, finish_contract
+    from app.ingest import ingest_bytes
+
+    report, completed = BatchReport(), {}
+    with ClauseWriter(tmp_path / "scores.jsonl") as writer:
+        for name, data in (("list.txt", b"Milk\nEggs\nBread\n"),
+                           ("msa.txt", b"1. Liability. The parties agree that liability shall be capped.")):
+            document, clauses = ingest_bytes(data, name)
+            contract = IngestedContract(Path(name), name, document=document, clauses=clauses)
+            rows = _rows(name, name, ["none"] * len(clauses))
+            finish_contract(contract, lambda c, rows=rows: [_Scored(r) for r in rows], writer=writer,
+                            completed=completed, report=report)
+    assert report.scored == 2  # scored all the same
+    assert [(str(w.path), w.message[:34]) for w in report.warnings] == \
+        [("list.txt", "this does not look like a contract")]
+    # one line on stderr, as `python -m app score` prints it
+    assert [line[:53] for line in capsys.readouterr().err.splitlines() if line.startswith("warning:")] == \
+        ["warning: list.txt: this does not look like a contract"]
+
+
+class _Scored:
+    """A scored clause as finish_contract reads it: its output row and model version."""
+
+    def __init__(self, row: dict):
+        self._row, self.model_version = row, row["model_version"]
+
+    def row(self) -> dict:
+        return {k: v for k, v in self._row.items() if k not in ("contract", "sha256", "model_version", "n_clauses")}

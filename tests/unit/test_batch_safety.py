@@ -33,7 +33,7 @@ def test_the_batch_csv_has_no_formula_cells_and_resumes_unchanged(tmp_path):
     rows[0]["text"], rows[1]["heading"], rows[1]["number"] = EVIL[0], EVIL[1], "-1"
     with ClauseWriter(out) as writer:
         writer.write_contract(rows)
-    for record in csv.reader(io.StringIO(out.read_text())):
+    for record in csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig"))):
         for cell in record:
             # a plain number ("-1") is data, not a formula: spreadsheets read it as the number
             assert not cell[:1] or cell[0] not in "=+-@\t\r" or re.fullmatch(r"-?\d+(\.\d+)?", cell), cell
@@ -45,7 +45,7 @@ def test_the_summary_csv_has_no_formula_cells(tmp_path):
     path = tmp_path / "summary.csv"
     write_summary(path, [{"contract": "=cmd|'/C calc'!A0.pdf", "has_cap": "true", "has_uncapped": "false",
                           "p_cap": 0.9, "p_uncapped": 0.1, "n_clauses": 1, "n_review": 0}])
-    [row] = csv.DictReader(path.open())
+    [row] = csv.DictReader(path.open(encoding="utf-8-sig"))
     assert row["contract"] == "'=cmd|'/C calc'!A0.pdf" and row["p_cap"] == "0.9"
 
 

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import pytest
 
-from app.roles import CLAUSE_STATUSES, PERMISSIONS, ROLES, ClauseStatus, Role, denial, may
+from app.roles import (CLAUSE_STATUSES, CONTRACT_STATUSES, PERMISSIONS, ROLES, ClauseStatus, Role, denial, may,
+                       status_name)
 
 
 def test_roles_and_statuses_are_plain_strings_everywhere():
@@ -27,3 +28,14 @@ def test_the_ui_shows_a_page_only_to_roles_the_services_let_in():
     dashboard = next(permission for path, *_, permission in session._PAGES if path.endswith("dashboard.py"))
     assert {r for r in ROLES if may(r, dashboard)} == {"admin"}
     assert denial("reviewer", "dashboard") == "A reviewer cannot see the dashboard."
+
+
+def test_every_status_has_words_a_lawyer_reads():
+    from app.ui.render import STATUS_NAMES
+
+    assert status_name("in_review") == "waiting for review" and status_name("needs_review") == "waiting for review"
+    assert status_name("auto_accepted") == "auto-accepted" and status_name("complete") == "reviewed"
+    for status in (*CLAUSE_STATUSES, *CONTRACT_STATUSES):
+        assert "_" not in status_name(status)
+    assert STATUS_NAMES == {s: status_name(s) for s in CLAUSE_STATUSES}  # the UI's table is the same one
+    assert status_name("scoring_queued") == "scoring queued"  # a status added later still reads as words

@@ -173,3 +173,55 @@ def test_sub_number_after_a_heading_without_full_stop_starts_a_clause():
 def test_numbers_torn_from_their_text_are_not_clauses():
     text = "3.1\n\n3.2\n\n(a) (b) (c)\n\n3.3 Duties. The Reseller shall market the Products."
     assert [c.text for c in segment(doc(text))] == ["3.3 Duties. The Reseller shall market the Products."]
+
+
+def test_unnumbered_capital_heading_closes_the_list_before_it_and_heads_its_paragraphs():
+    text = ("SERVICES\n\nProvider will provide:\n\n1. hosting of the site;\n\n2. a monthly report.\n\n"
+            "LIMITATION OF LIABILITY\n\nProvider's liability shall be limited to one month's fees.\n\n"
+            "Neither party is liable for lost profits.\n\nINDEMNIFICATION\n\nCustomer shall indemnify Provider.")
+    clauses = segment(doc(text))
+    two = next(c for c in clauses if c.number == "2")
+    assert two.text == "2. a monthly report."  # the heading after the list is not swallowed by item 2
+    cap, profits, indemnity = clauses[-3:]
+    assert cap.text == "LIMITATION OF LIABILITY\n\nProvider's liability shall be limited to one month's fees."
+    assert (cap.number, cap.heading) == (None, "LIMITATION OF LIABILITY")
+    assert (profits.number, profits.heading) == (None, "LIMITATION OF LIABILITY")
+    assert (indemnity.heading, indemnity.text) == \
+        ("INDEMNIFICATION", "INDEMNIFICATION\n\nCustomer shall indemnify Provider.")
+
+
+@pytest.mark.parametrize("line", [
+    "IN NO EVENT SHALL EITHER PARTY BE LIABLE.",  # shouted sentence: has a verb
+    "CONFIDENTIAL TREATMENT REQUESTED",           # front matter
+    "HERC RENTALS INC.",                          # a party's name
+    "IF TO LICENSOR:",                            # a label in a notice block
+    "-2- 3 8. LIABILITY",                         # a number glued to a page number
+    "[GRAPHIC OMITTED]",
+    "AND",
+])
+def test_lines_in_capitals_that_are_not_section_headings(line):
+    text = f"4. Notices. Notices go to the addresses below.\n\n{line}\n\nThe rest of clause four."
+    clauses = segment(doc(text))
+    assert [c.number for c in clauses] == ["4"] and clauses[0].text == text
+
+
+def test_heading_repeated_on_every_page_is_a_running_header_not_a_section():
+    text = ("ACME CONFIDENTIAL MATERIALS\n\n1. Term. One year.\n\n2. Fees. Monthly.\n\n"
+            "ACME CONFIDENTIAL MATERIALS\n\n3. Liability. Capped at the fees.")
+    assert all(c.heading in ("1 Term", "2 Fees", "3 Liability") or c.number is None and c.heading == ""
+               for c in segment(doc(text)))
+
+
+def test_capital_heading_inside_a_sentence_is_not_a_section():
+    text = "7. Liability. In no event shall the\n\nSUPPLIER\n\nbe liable for more than the fees."
+    assert [c.number for c in segment(doc(text))] == ["7"]
+
+
+def test_article_title_on_its_own_line_is_not_also_a_section():
+    clauses = segment(doc("ARTICLE IV\n\nINDEMNIFICATION\n\n4.1 Supplier shall indemnify Customer."))
+    assert [(c.number, c.heading) for c in clauses] == [("4.1", "ARTICLE IV INDEMNIFICATION > 4.1")]
+
+
+def test_contract_title_is_not_a_section():
+    clauses = segment(doc("WEB SITE HOSTING AGREEMENT\n\nThis Agreement is made today.\n\n1. Term. One year."))
+    assert clauses[0].heading == "" and clauses[1].heading == ""

@@ -24,6 +24,7 @@ from app.db import AuditEvent, Base, Clause, Contract, Prediction, Review, User,
 from app.registry import Registry
 from app.routing import Policy
 from app.services import UnitOfWork
+from app.taxonomy import LABEL_IDS
 from tests.fakes import CONTRACT, FakeScorer
 
 POLICY = Policy(floor=0.5, near_miss_margin=0.15, thresholds={"uncapped": 0.95, "exclusion": 0.8, "capped": 0.85})
@@ -378,6 +379,21 @@ def test_upload_without_a_policy_uses_the_default_policy_file(uow, people, uploa
     assert summary.n_clauses == 6 and summary.n_needs_review >= 4
 
 
+def test_a_text_that_is_not_a_contract_is_stored_with_a_warning(uow, people, upload):
+    from app.ingest import ingest_bytes
+
+    shopping = "Shopping list\n\nMilk\nEggs\nBread\n".encode()
+    summary = upload(people["lawyer"].id, "list.txt", shopping, scorer_factory=FakeScorer, policy=POLICY,
+                     ingest=ingest_bytes, uow=uow())
+    assert summary.n_clauses >= 1 and not summary.duplicate  # accepted, not refused
+    [warning] = summary.warnings
+    assert warning.startswith("list.txt: this does not look like a contract")
+    assert services.get_contract(people["lawyer"].id, summary.contract_id, uow=uow()).clauses
+    contract = upload(people["lawyer"].id, "msa.txt", CONTRACT.encode(), scorer_factory=FakeScorer, policy=POLICY,
+                      ingest=ingest_bytes, uow=uow())
+    assert contract.warnings == ()
+
+
 # ---------------------------------------------------------------- reading
 
 def test_get_contract_lists_clauses_in_order_with_exposure(uow, contract, people):
@@ -590,7 +606,8 @@ def test_dashboard_counts_queue_rate_and_agreement(uow, contract, people):
 def test_export_contains_the_latest_correction(uow, contract, people):
     task = services.claim_next_review(people["reviewer"].id, uow=uow())
     services.submit_review(people["reviewer"].id, task.clause.id, "capped", "no basket", uow=uow())
-    rows = list(csv.DictReader(io.StringIO(services.export_labels(people["lawyer"].id, "csv", uow=uow()).decode())))
+    data = services.export_labels(people["lawyer"].id, "csv", uow=uow())
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
     row = next(r for r in rows if r["clause_id"] == str(task.clause.id))
     assert (row["label"], row["label_source"], row["model_label"], row["reviewed_by"]) == \
         ("capped", "review", "cap_and_collar", "rita")
@@ -598,11 +615,46 @@ def test_export_contains_the_latest_correction(uow, contract, people):
     assert len(lines) == 6 and json.loads(lines[2])["label"] == "capped"
 
 
+def test_label_exports_give_every_labels_probability_in_its_own_column(uow, contract, people):
+    data = services.export_labels(people["lawyer"].id, "csv", uow=uow())
+    # UTF-8 with a byte-order mark: Excel reads it as UTF-8, so "§" and curly quotes survive
+    assert data.startswith(b"\xef\xbb\xbfcontract_id,") and data.count(b"\xef\xbb\xbf") == 1
+    rows = list(csv.DictReader(io.StringIO(data.decode("utf-8-sig"))))
+    jsonl = [json.loads(line) for line in services.export_labels(people["lawyer"].id, "jsonl", uow=uow()).splitlines()]
+    detail = services.get_contract(people["lawyer"].id, contract.contract_id, uow=uow())
+    columns = [f"p_{label}" for label in LABEL_IDS]
+    assert [c for c in rows[0] if c.startswith("p_")] == columns  # p_carve_out ... p_none, in taxonomy order
+    for csv_row, json_row, clause in zip(rows, jsonl, detail.clauses, strict=True):
+        probs = [json_row[c] for c in columns]
+        assert probs == pytest.approx([clause.probs[label] for label in LABEL_IDS], abs=1e-4)
+        assert [float(csv_row[c]) for c in columns] == pytest.approx(probs)
+        assert sum(probs) == pytest.approx(1, abs=1e-3)
+        assert max(columns, key=json_row.get) == f"p_{clause.model_label}"
+
+
+def test_excel_report_speaks_statuses_and_gives_probabilities(uow, contract, people):
+    from openpyxl import load_workbook
+
+    wb = load_workbook(io.BytesIO(services.export_contract_excel(people["lawyer"].id, contract.contract_id, uow=uow())))
+    summary = {row[0]: row[1] for row in wb["Summary"].iter_rows(values_only=True) if row[0]}
+    assert summary["Status"] == "waiting for review"  # not "in_review"
+    header, *rows = wb["Clauses"].iter_rows(values_only=True)
+    assert [h for h in header if h.startswith("p_")] == [f"p_{label}" for label in LABEL_IDS]
+    records = [dict(zip(header, r)) for r in rows]
+    assert {r["Status"] for r in records} <= {"auto-accepted", "waiting for review", "reviewed"}
+    assert "waiting for review" in {r["Status"] for r in records}
+    assert {r["Decision"] for r in records} <= {"auto-accepted", "sent to review"}
+    detail = services.get_contract(people["lawyer"].id, contract.contract_id, uow=uow())
+    for record, clause in zip(records, detail.clauses, strict=True):
+        assert record["p_capped"] == pytest.approx(clause.probs["capped"], abs=1e-4)
+
+
 def test_the_labels_csv_has_no_formula_cells(uow, people, upload):
     text = CONTRACT + "\n=HYPERLINK(\"http://x\",\"y\")\n\n@SUM(A1) and -1+2\n"
     summary = upload(people["lawyer"].id, "=f.txt", text.encode(), scorer_factory=FakeScorer, policy=POLICY,
                      uow=uow())
-    data = services.export_labels(people["lawyer"].id, "csv", contract_id=summary.contract_id, uow=uow()).decode()
+    data = services.export_labels(people["lawyer"].id, "csv", contract_id=summary.contract_id,
+                                  uow=uow()).decode("utf-8-sig")
     rows = list(csv.DictReader(io.StringIO(data)))
     assert rows[0]["filename"] == "'=f.txt"
     assert [r["text"][:3] for r in rows[-2:]] == ["'=H", "'@S"]
@@ -617,8 +669,9 @@ def test_excel_report_keeps_formula_like_text_as_text(uow, people, upload):
 
     data = services.export_contract_excel(people["lawyer"].id, summary.contract_id, uow=uow())
     wb = load_workbook(io.BytesIO(data))
-    texts = [row[12] for row in wb["Clauses"].iter_rows(min_row=2, values_only=True)]
-    assert texts[-1].startswith("=HYPERLINK") and wb["Clauses"]["M8"].data_type == "s"
+    header = [c.value for c in wb["Clauses"][1]]
+    texts = [row[header.index("Text")] for row in wb["Clauses"].iter_rows(min_row=2, values_only=True)]
+    assert texts[-1].startswith("=HYPERLINK") and wb["Clauses"].cell(8, header.index("Text") + 1).data_type == "s"
     assert "uncapped for fraud, 2" in [c.value for c in wb["Summary"]["B"]]
 
 

@@ -33,6 +33,17 @@ def test_dark_buckets_get_white_text_and_the_mid_grey_of_none_black():
 def test_clause_heading_leaves_out_what_is_missing():
     assert clause_heading("12.3", "Limitation of Liability", 7) == "§ 12.3 · Limitation of Liability · page 7"
     assert clause_heading(None, None, None) == ""
+    assert clause_heading(None, "LIMITATION OF LIABILITY", None) == "LIMITATION OF LIABILITY"
+
+
+def test_clause_heading_shows_the_clause_number_once():
+    # the heading path the segmenter gives ends with the clause's own number
+    assert clause_heading("4.2", "4.2", None) == "§ 4.2"
+    assert clause_heading("12.3", "12 LIMITATION OF LIABILITY > 12.3", 7) == \
+        "§ 12.3 · 12 LIMITATION OF LIABILITY · page 7"
+    assert clause_heading("12.3", "12 LIABILITY > 12.3 Cap", None) == "§ 12.3 · 12 LIABILITY > Cap"
+    assert clause_heading("(b)", "9.2 Cap > (b)", 2) == "§ (b) · 9.2 Cap · page 2"
+    assert clause_heading("1", "10 Term > 10.1", None) == "§ 1 · 10 Term > 10.1"  # "10.1" is not "1" repeated
     assert label_name("carve_out") == "Cap with carve-out"
     assert label_name(None) == "—"
 
