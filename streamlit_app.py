@@ -9,7 +9,9 @@ import streamlit as st
 from app import services
 from app.ui.session import current_user, log_out, pages_for
 
-st.set_page_config(page_title="lexdora", page_icon=":material/balance:", layout="wide")
+# An emoji icon is drawn in the browser; a :material/...: page icon is fetched from fonts.gstatic.com, which
+# tells Google who opens the app and is refused by the Content-Security-Policy of deploy/nginx/lexdora.conf.
+st.set_page_config(page_title="lexdora", page_icon="⚖️", layout="wide")
 
 user = current_user()
 if user is None:
