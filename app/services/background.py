@@ -115,7 +115,8 @@ def score_queued_contract(contract_id: int, *, scorer_factory: Callable[[], Scor
         scored = score_clauses(clauses, scorer, policy, batch_size=settings.batch_size,
                                progress=lambda done, n: _set_progress(uow, contract_id, done / n))
     except (ServiceError, PolicyError) as e:
-        _fail(uow, contract_id, str(e))
+        message = str(e)
+        _fail(uow, contract_id, message if message.startswith(filename) else f"{filename}: {message}")
         return ContractStatus.FAILED
     except OSError as e:
         _fail(uow, contract_id, f"{filename}: the stored upload cannot be read ({e.strerror or e}); upload it again.")

@@ -16,7 +16,7 @@ from app.db.models import Clause, Contract, Prediction
 from app.exposure import ClauseFacts, exposure_lines
 from app.ingest import Document, IngestError
 from app.ingest.guard import ingest_bytes_guarded
-from app.registry import ModelVersionNotFound
+from app.registry import ModelVersionNotFound, Registry
 from app.roles import ClauseStatus, ContractStatus, Role
 from app.routing import Policy, load_policy
 from app.scoring import (ContractRule, ContractRuleError, ScoredClause, Scorer, contract_answers, contract_rule,
@@ -196,13 +196,15 @@ def list_contracts(user_id: int, *, include_archived: bool = False,
         return contract_summaries(uow.session, *conditions)
 
 
-def contract_overview(user_id: int, *, include_archived: bool = False,
+def contract_overview(user_id: int, *, include_archived: bool = False, registry: Registry | None = None,
                       uow: UnitOfWork | None = None) -> list[ContractRow]:
     """Every contract the user may read, newest first, with its status, progress, counts and CUAD's two answers.
 
     The answers come from app.scoring.contract_answers under the contract rule of the model version that
     scored the contract (the any_label default when that version is gone or has none).
+    registry: where those versions are (default: the settings' registry).
     """
+    registry = registry or Registry()
     with begin(uow) as uow:
         actor(uow.session, user_id, "read")
         conditions = [] if include_archived else [Contract.status != ContractStatus.ARCHIVED]
@@ -217,7 +219,7 @@ def contract_overview(user_id: int, *, include_archived: bool = False,
             continue
         version = scored[0][2]
         if version not in rules:
-            rules[version] = _rule_of(version)
+            rules[version] = _rule_of(version, registry)
         answers = contract_answers([{"label": label, "probabilities": probs} for label, probs, _ in scored],
                                    rules[version])
         rows.append(ContractRow(summary, answers.has_cap, answers.p_cap, answers.has_uncapped, answers.p_uncapped,
@@ -225,11 +227,9 @@ def contract_overview(user_id: int, *, include_archived: bool = False,
     return rows
 
 
-def _rule_of(version_name: str) -> ContractRule:
-    from app.registry import Registry
-
+def _rule_of(version_name: str, registry: Registry) -> ContractRule:
     try:
-        return contract_rule(Registry().get(version_name))
+        return contract_rule(registry.get(version_name))
     except (ModelVersionNotFound, ContractRuleError, OSError, ValueError):
         return ContractRule()  # a version deleted from disk, or a broken card: answer by label
 
