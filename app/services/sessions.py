@@ -30,6 +30,10 @@ class SessionTicket:
     max_age_s: int          # the cookie's Max-Age: the browser drops it when the session expires
 
 
+def _plausible(token) -> bool:
+    return isinstance(token, str) and 0 < len(token) <= _MAX_TOKEN_CHARS
+
+
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -48,7 +52,7 @@ def start_session(user_id: int, *, hours: float | None = None, uow: UnitOfWork |
 
 def resume_session(token: str | None, *, uow: UnitOfWork | None = None) -> UserInfo | None:
     """The user of a live session (not ended, not expired, account active); None for anything else."""
-    if not token or len(token) > _MAX_TOKEN_CHARS:
+    if not _plausible(token):
         return None
     with begin(uow) as uow:
         row = uow.session.execute(select(LoginSession, User).join(User, User.id == LoginSession.user_id).where(
@@ -61,7 +65,7 @@ def resume_session(token: str | None, *, uow: UnitOfWork | None = None) -> UserI
 
 def end_session(token: str | None, *, uow: UnitOfWork | None = None) -> None:
     """Log out: the session's cookie no longer logs anyone in, whatever the browser keeps."""
-    if not token or len(token) > _MAX_TOKEN_CHARS:
+    if not _plausible(token):
         return
     with begin(uow) as uow:
         row = uow.session.scalar(select(LoginSession).where(LoginSession.token_sha256 == _digest(token),
