@@ -74,6 +74,8 @@ def contracts_table() -> None:
         df, hide_index=True, key="contract_table", on_select="rerun", selection_mode="single-row",
         column_config={
             "id": None,  # kept for the selection, not shown
+            "contract": "Contract", "status": "Status", "to review": "To review", "clauses": "Clauses",
+            "uploaded by": "Uploaded by",
             "has cap": st.column_config.TextColumn("Has cap", help="CUAD 'Cap On Liability', with its probability"),
             "uncapped": st.column_config.TextColumn("Uncapped", help="CUAD 'Uncapped Liability', with its probability"),
             "uploaded": st.column_config.DatetimeColumn("Uploaded (UTC)", format="YYYY-MM-DD HH:mm"),

@@ -35,8 +35,9 @@ if st.button("Upload", type="primary", disabled=not files, key="upload_submit"):
 
 if st.session_state.upload_results:
     st.subheader("Last upload")
-    st.dataframe(st.session_state.upload_results, hide_index=True, key="upload_results_table",
-                 column_config={"file": "File", "result": "Result", "contract_id": "Contract id"})
+    with st.container(key="upload_results"):
+        for r in st.session_state.upload_results:
+            st.text(f"{r['file']}: {r['result']}" if not r["result"].startswith(r["file"]) else r["result"])
     st.caption("Scoring goes on in the background: leave this page or close the browser, nothing is lost.")
     st.page_link("app/ui/contract_list.py", label="Follow the scoring in the contracts list",
                  icon=":material/table_view:")
