@@ -12,7 +12,8 @@ import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
 
 from app.config import get_settings
 from app.db.models import LoginSession, User
@@ -73,3 +74,9 @@ def end_session(token: str | None, *, uow: UnitOfWork | None = None) -> None:
         if row is not None:
             row.ended_at = uow.clock()
             uow.commit()
+
+
+def end_user_sessions(session: Session, user_id: int, now: datetime) -> None:
+    """End every live session of a user, inside the caller's transaction (a new password logs out every browser)."""
+    session.execute(update(LoginSession).where(LoginSession.user_id == user_id, LoginSession.ended_at.is_(None))
+                    .values(ended_at=now))

@@ -219,3 +219,11 @@ def test_a_disabled_account_or_a_made_up_token_logs_nobody_in(uow, people):
         assert services.resume_session(token, uow=uow()) is None
     services.set_user_active(people["admin"].id, people["lawyer"].id, False, uow=uow())
     assert services.resume_session(ticket.token, uow=uow()) is None
+
+
+def test_a_new_password_logs_out_every_browser(uow, people):
+    ticket = services.start_session(people["lawyer"].id, uow=uow())
+    other = services.start_session(people["reviewer"].id, uow=uow())
+    services.set_password(people["lawyer"].id, "a-new-password", actor_id=people["admin"].id, uow=uow())
+    assert services.resume_session(ticket.token, uow=uow()) is None
+    assert services.resume_session(other.token, uow=uow()) == people["reviewer"]
