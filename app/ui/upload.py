@@ -25,12 +25,17 @@ if st.button("Upload", type="primary", disabled=not files, key="upload_submit"):
                 st.error(escape_markdown(message))
                 results.append({"file": file.name, "result": message, "contract_id": None})
                 continue
-            if contract.duplicate and contract.status != "queued":
-                line = f"already uploaded as {contract.filename}; nothing scored again"
-            else:
+            if not contract.duplicate:
                 line = f"queued: {contract.n_clauses} clauses to score"
+            elif contract.status in services.UNFINISHED:   # waiting for the worker, or failed before and queued again
+                line = f"already uploaded as {contract.filename}; queued for scoring"
+            else:
+                line = f"already uploaded as {contract.filename}; nothing scored again"
             results.append({"file": file.name, "result": line, "contract_id": contract.contract_id})
-        status.update(label=f"{len(files)} file(s) read", state="complete", expanded=False)
+        refused = sum(r["contract_id"] is None for r in results)
+        # Kept open when a file was refused, so its message stays in sight.
+        status.update(label=f"{len(files) - refused} of {len(files)} file(s) stored", expanded=bool(refused),
+                      state="error" if refused else "complete")
     st.session_state.upload_results = results
 
 if st.session_state.upload_results:
