@@ -66,6 +66,12 @@ class Settings(BaseSettings):
                              description="The shared folder with CUAD data and the taxonomy.")
     device: str = Field(default="auto", description="auto, cpu or cuda.")
     batch_size: int = Field(default=16, description="Clauses per forward pass when classifying.")
+    queue_url: str = Field(
+        default=f"sqlite:///{ROOT / 'var' / 'queue.db'}",
+        description=("Task queue of the scoring worker (app.worker): a SQLite file by default; redis://host:6379/0 "
+                     "(pip install redis) or postgresql://... (psycopg) when workers run on several machines."))
+    session_hours: float = Field(default=12.0, gt=0,
+                                 description="How long a log-in lasts in a browser, refreshes included.")
 
 
 @lru_cache

@@ -21,6 +21,9 @@ class Role(_Name):
 
 
 class ContractStatus(_Name):
+    QUEUED = "queued"         # stored, waiting for the worker (app.worker)
+    SCORING = "scoring"       # the worker is scoring it; Contract.progress says how far
+    FAILED = "failed"         # scoring failed; Contract.error says why
     IN_REVIEW = "in_review"
     COMPLETE = "complete"
     ARCHIVED = "archived"

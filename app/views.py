@@ -110,10 +110,23 @@ class ContractSummary:
     sha256: str
     uploaded_by: str
     uploaded_at: datetime
-    status: str             # in_review | complete | archived
+    status: str             # queued | scoring | failed | in_review | complete | archived
     n_clauses: int
     n_needs_review: int
     label_counts: dict[str, int] = field(default_factory=dict)
+    progress: float = 1.0   # share of its clauses scored (the worker's progress while status is scoring)
+    error: str | None = None  # why scoring failed
+
+
+@dataclass(frozen=True)
+class ContractRow:
+    """One line of the contracts list: the contract and CUAD's two answers under its model version's rule."""
+    contract: ContractSummary
+    has_cap: bool | None        # None until the contract is scored
+    p_cap: float | None         # the probability behind the answer (app.scoring.contract_answers)
+    has_uncapped: bool | None
+    p_uncapped: float | None
+    model_version: str | None
 
 
 @dataclass(frozen=True)
@@ -136,6 +149,7 @@ class UploadSummary:
     model_version: str
     # Doubts about the file that did not stop it ("does not look like a contract"), to show beside it.
     warnings: tuple[str, ...] = ()
+    status: str = ""        # the contract's status after the upload (queued when the worker will score it)
 
 
 @dataclass(frozen=True)
@@ -315,4 +329,16 @@ def contract_summaries(session: Session, *conditions) -> list[ContractSummary]:
     return [ContractSummary(
         id=c.id, filename=c.filename, format=c.format, sha256=c.sha256, uploaded_by=c.uploaded_by.name,
         uploaded_at=c.uploaded_at, status=c.status, n_clauses=sum(counts.get(c.id, {}).values()),
-        n_needs_review=pending.get(c.id, 0), label_counts=counts.get(c.id, {})) for c in contracts]
+        n_needs_review=pending.get(c.id, 0), label_counts=counts.get(c.id, {}), progress=c.progress,
+        error=c.error) for c in contracts]
+
+
+def current_clause_predictions(session: Session, contract_ids: list[int]) -> dict[int, list[tuple[str, dict, str]]]:
+    """contract id -> (current label, model probabilities, model version) of each of its clauses."""
+    rows = session.execute(select(Clause.contract_id, Clause.label, Prediction.probs, Prediction.model_version)
+                           .join(Prediction, Prediction.clause_id == Clause.id)
+                           .where(Clause.contract_id.in_(contract_ids), Prediction.current))
+    out: dict[int, list[tuple[str, dict, str]]] = {}
+    for contract_id, label, probs, version in rows:
+        out.setdefault(contract_id, []).append((label, dict(probs), version))
+    return out

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import typer
 
-from app.cli import classify, demo, ingest, score, users
+from app.cli import classify, demo, ingest, score, users, worker
 
 cli = typer.Typer(help="lexdora: liability buckets for commercial contracts.", no_args_is_help=True,
                   add_completion=False)
@@ -24,6 +24,7 @@ cli.command()(ingest.ingest)
 cli.command()(classify.classify)
 cli.command()(score.score)
 cli.command()(demo.demo)
+cli.command()(worker.worker)
 cli.add_typer(users.users, name="users")
 
 

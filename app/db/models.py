@@ -1,4 +1,4 @@
-"""ORM models: users, contracts, clauses, predictions, reviews, audit events.
+"""ORM models: users, their log-in sessions, contracts, clauses, predictions, reviews, audit events.
 
 Alembic owns the schema (app/db/migrations); a change here needs a new revision.
 Times are naive UTC throughout, so SQLite and PostgreSQL compare them alike.
@@ -42,6 +42,19 @@ class User(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
 
 
+class LoginSession(Base):
+    """A browser's log-in, named by a random token kept in a cookie; only the token's SHA-256 is stored."""
+
+    __tablename__ = "login_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime)
+    ended_at: Mapped[datetime | None] = mapped_column(DateTime)  # logged out: the cookie no longer works
+
+
 class Contract(Base):
     __tablename__ = "contracts"
 
@@ -54,6 +67,9 @@ class Contract(Base):
     uploaded_at: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     status: Mapped[str] = mapped_column(String(16), default=ContractStatus.IN_REVIEW.value)
     text: Mapped[str] = mapped_column(Text)  # the extracted text; clause offsets point into it
+    # Share of its clauses the worker has scored (0..1); 1 for a contract scored when it was stored.
+    progress: Mapped[float] = mapped_column(Float, default=1.0, server_default="1")
+    error: Mapped[str | None] = mapped_column(Text)  # why scoring failed (status failed), shown as-is
 
     uploaded_by: Mapped[User] = relationship()
     clauses: Mapped[list[Clause]] = relationship(back_populates="contract", order_by="Clause.index")

@@ -1,4 +1,4 @@
-"""Contracts: upload (ingest, score, route, store), list, read, archive."""
+"""Contracts: upload (ingest, score, route, store), list (with CUAD's answers), read, archive."""
 from __future__ import annotations
 
 import dataclasses
@@ -18,14 +18,15 @@ from app.exposure import ClauseFacts, clause_reference, exposure_lines
 from app.exposure_fields import FIELD_NAMES, extract_fields
 from app.ingest import Document, IngestError, contract_warnings
 from app.ingest.guard import ingest_bytes_guarded
-from app.registry import ModelVersionNotFound
+from app.registry import ModelVersionNotFound, Registry
 from app.roles import ClauseStatus, ContractStatus, Role
 from app.routing import Policy, load_policy
-from app.scoring import ScoredClause, Scorer, score_clauses
+from app.scoring import (ContractRule, ContractRuleError, ScoredClause, Scorer, contract_answers, contract_rule,
+                         score_clauses)
 from app.services.errors import InvalidFile, ModelUnavailable, PermissionDenied
 from app.services.uow import UnitOfWork, actor, audit, begin, find_contract
-from app.views import (ClauseInfo, ContractDetail, ContractSummary, ExposureFieldInfo, ExposureItem, UploadSummary,
-                       clause_infos, contract_summaries, load_clauses)
+from app.views import (ClauseInfo, ContractDetail, ContractRow, ContractSummary, ExposureFieldInfo, ExposureItem,
+                       UploadSummary, clause_infos, contract_summaries, current_clause_predictions, load_clauses)
 
 if TYPE_CHECKING:
     from app.ingest import Clause as IngestedClause
@@ -62,23 +63,17 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
         actor(uow.session, user_id, "upload")
         existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
         if existing is not None:
-            summary = _duplicate(uow, user_id, existing, filename)
+            summary = duplicate_upload(uow, user_id, existing, filename)
             uow.commit()
             report(1.0, f"{filename}: already uploaded as {existing.filename}")
             return summary
 
     report(0.0, f"{filename}: reading")
-    try:
-        document, clauses = ingest(data, filename, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
-    except IngestError as e:
-        message = str(e)
-        raise InvalidFile(message if message.startswith(filename) else f"{filename}: {message}") from None
-    if not clauses:
-        raise InvalidFile(f"{filename}: no clauses found; is it a scanned document without a text layer?")
+    document, clauses = read_upload(data, filename, settings=settings, ingest=ingest)
     warnings = tuple(contract_warnings(document, clauses))  # accepted all the same, with the warning shown
     report(0.1, f"{filename}: {len(clauses)} clauses found, scoring")
 
-    scorer = _load_scorer(scorer_factory)
+    scorer = load_scorer(scorer_factory)
     if policy is None:
         policy = load_policy(scorer.version)
     scored = score_clauses(clauses, scorer, policy, batch_size=settings.batch_size,
@@ -88,6 +83,19 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
     summary = store_scored_contract(user_id, filename, data, document, scored, settings=settings, uow=uow)
     report(1.0, f"{filename}: {summary.n_clauses} clauses, {summary.n_needs_review} for review")
     return dataclasses.replace(summary, warnings=warnings)
+
+
+def read_upload(data: bytes, filename: str, *, settings: Settings,
+                ingest: Ingest = ingest_bytes_guarded) -> tuple[Document, list]:
+    """The document and its clauses; InvalidFile naming the file when it cannot be read or has no clauses."""
+    try:
+        document, clauses = ingest(data, filename, max_bytes=int(settings.max_upload_mb * 1024 * 1024))
+    except IngestError as e:
+        message = str(e)
+        raise InvalidFile(message if message.startswith(filename) else f"{filename}: {message}") from None
+    if not clauses:
+        raise InvalidFile(f"{filename}: no clauses found; is it a scanned document without a text layer?")
+    return document, clauses
 
 
 def store_scored_contract(user_id: int, filename: str, data: bytes, document: Document,
@@ -104,10 +112,10 @@ def store_scored_contract(user_id: int, filename: str, data: bytes, document: Do
         actor(uow.session, user_id, "upload")
         existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
         if existing is not None:
-            summary = _duplicate(uow, user_id, existing, filename)
+            summary = duplicate_upload(uow, user_id, existing, filename)
             uow.commit()
             return summary
-    _store_upload(settings.upload_dir, sha, data)
+    store_upload(settings.upload_dir, sha, data)
     model_version = scored[0].model_version if scored else ""
     n_review = sum(s.decision.action == "review" for s in scored)
 
@@ -122,20 +130,20 @@ def store_scored_contract(user_id: int, filename: str, data: bytes, document: Do
         except IntegrityError:  # the same bytes were uploaded while this one was scored
             uow.session.rollback()
             existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
-            summary = _duplicate(uow, user_id, existing, filename)
+            summary = duplicate_upload(uow, user_id, existing, filename)
             uow.commit()
             return summary
         for s in scored:
-            uow.session.add(_clause_row(contract.id, s.clause, s))
+            uow.session.add(clause_row(contract.id, s.clause, s))
         audit(uow.session, user_id, "upload", "contract", contract.id, filename=filename, sha256=sha,
               clauses=len(scored), needs_review=n_review, model_version=model_version)
         summary = UploadSummary(contract.id, contract.filename, sha, False, len(scored),
-                                len(scored) - n_review, n_review, model_version)
+                                len(scored) - n_review, n_review, model_version, status=contract.status)
         uow.commit()
     return summary
 
 
-def _clause_row(contract_id: int, c: IngestedClause, s: ScoredClause) -> Clause:
+def clause_row(contract_id: int, c: IngestedClause, s: ScoredClause) -> Clause:
     d = s.decision
     pages = list(getattr(c, "pages", None) or [])
     clause = Clause(contract_id=contract_id, index=c.index, number=(c.number or None) and c.number[:64],
@@ -148,7 +156,7 @@ def _clause_row(contract_id: int, c: IngestedClause, s: ScoredClause) -> Clause:
     return clause
 
 
-def _duplicate(uow: UnitOfWork, user_id: int, contract: Contract, filename: str) -> UploadSummary:
+def duplicate_upload(uow: UnitOfWork, user_id: int, contract: Contract, filename: str) -> UploadSummary:
     if contract.status == ContractStatus.ARCHIVED:  # uploading it again is the way back from the archive
         pending = uow.session.scalar(select(func.count()).where(Clause.contract_id == contract.id,
                                                                 Clause.status == ClauseStatus.NEEDS_REVIEW))
@@ -161,10 +169,10 @@ def _duplicate(uow: UnitOfWork, user_id: int, contract: Contract, filename: str)
     audit(uow.session, user_id, "upload_duplicate", "contract", contract.id, filename=filename)
     return UploadSummary(contract.id, contract.filename, contract.sha256, True, sum(statuses.values()),
                          statuses.get(ClauseStatus.AUTO_ACCEPTED, 0), statuses.get(ClauseStatus.NEEDS_REVIEW, 0),
-                         version)
+                         version, status=contract.status)
 
 
-def _load_scorer(scorer_factory: Callable[[], Scorer]) -> Scorer:
+def load_scorer(scorer_factory: Callable[[], Scorer]) -> Scorer:
     from app.classifier import ClassifierError
 
     try:
@@ -178,7 +186,7 @@ def upload_path(upload_dir: Path, sha: str) -> Path:
     return Path(upload_dir) / sha[:2] / sha
 
 
-def _store_upload(upload_dir: Path, sha: str, data: bytes) -> Path:
+def store_upload(upload_dir: Path, sha: str, data: bytes) -> Path:
     path = upload_path(upload_dir, sha)
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -195,6 +203,44 @@ def list_contracts(user_id: int, *, include_archived: bool = False,
         actor(uow.session, user_id, "read")
         conditions = [] if include_archived else [Contract.status != ContractStatus.ARCHIVED]
         return contract_summaries(uow.session, *conditions)
+
+
+def contract_overview(user_id: int, *, include_archived: bool = False, registry: Registry | None = None,
+                      uow: UnitOfWork | None = None) -> list[ContractRow]:
+    """Every contract the user may read, newest first, with its status, progress, counts and CUAD's two answers.
+
+    The answers come from app.scoring.contract_answers under the contract rule of the model version that
+    scored the contract (the any_label default when that version is gone or has none).
+    registry: where those versions are (default: the settings' registry).
+    """
+    registry = registry or Registry()
+    with begin(uow) as uow:
+        actor(uow.session, user_id, "read")
+        conditions = [] if include_archived else [Contract.status != ContractStatus.ARCHIVED]
+        summaries = contract_summaries(uow.session, *conditions)
+        clauses = current_clause_predictions(uow.session, [c.id for c in summaries])
+    rules: dict[str, ContractRule] = {}
+    rows = []
+    for summary in summaries:
+        scored = clauses.get(summary.id)
+        if not scored:
+            rows.append(ContractRow(summary, None, None, None, None, None))
+            continue
+        version = scored[0][2]
+        if version not in rules:
+            rules[version] = _rule_of(version, registry)
+        answers = contract_answers([{"label": label, "probabilities": probs} for label, probs, _ in scored],
+                                   rules[version])
+        rows.append(ContractRow(summary, answers.has_cap, answers.p_cap, answers.has_uncapped, answers.p_uncapped,
+                                version))
+    return rows
+
+
+def _rule_of(version_name: str, registry: Registry) -> ContractRule:
+    try:
+        return contract_rule(registry.get(version_name))
+    except (ModelVersionNotFound, ContractRuleError, OSError, ValueError):
+        return ContractRule()  # a version deleted from disk, or a broken card: answer by label
 
 
 def get_contract(user_id: int, contract_id: int, *, uow: UnitOfWork | None = None) -> ContractDetail:

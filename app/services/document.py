@@ -50,7 +50,7 @@ def render_contract_page(user_id: int, contract_id: int, page: int, *, selected_
 
 
 def _stored_bytes(contract: Contract, settings: Settings) -> bytes:
-    """The uploaded file, kept by SHA-256 under the upload folder (app.services.contracts._store_upload)."""
+    """The uploaded file, kept by SHA-256 under the upload folder (app.services.contracts.store_upload)."""
     path = upload_path(settings.upload_dir, contract.sha256)
     if not path.exists():
         raise NotFound(f"The original file of {contract.filename} is no longer in the upload folder; "

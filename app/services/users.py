@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from app.db.models import AuditEvent, Clause, User
 from app.roles import ROLES, Role
 from app.services.errors import AuthError, InvalidInput, NotFound
+from app.services.sessions import end_user_sessions
 from app.services.uow import UnitOfWork, actor, audit, begin
 from app.views import UserInfo, user_info
 
@@ -230,6 +231,7 @@ def set_password(user_id: int, password: str, *, actor_id: int | None = None,
             actor(uow.session, actor_id, "manage_users")
         user = _target(uow.session, user_id)
         user.password_hash = hasher.hash(password)
+        end_user_sessions(uow.session, user.id, uow.clock())  # whoever knew the old one is logged out
         audit(uow.session, actor_id, "reset_password", "user", user.id)
         info = user_info(user)
         uow.commit()

@@ -1,4 +1,5 @@
-"""A real Streamlit server (subprocess) on a temp database and upload folder, and headless Debian Chromium.
+"""A real Streamlit server and its scoring worker (subprocesses) on a temp database, queue and upload folder,
+and headless Debian Chromium.
 
 The model is the shipped default (models/default) when it is there, else a version built on the tiny Llama
 of tests/conftest.py; LEXDORA_E2E_MODEL=tiny picks the tiny one anyway (a quick local run of the UI flows).
@@ -54,7 +55,8 @@ def app_env(tmp_path_factory, tiny_model_dir) -> dict[str, str]:
     tmp = tmp_path_factory.mktemp("app")
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEXDORA_")}
     env.update(LEXDORA_DATABASE_URL=f"sqlite:///{tmp / 'lexdora.db'}", LEXDORA_UPLOAD_DIR=str(tmp / "uploads"),
-               LEXDORA_REGISTRY_DIR=str(tmp / "registry"), LEXDORA_DEVICE="cpu")
+               LEXDORA_REGISTRY_DIR=str(tmp / "registry"), LEXDORA_QUEUE_URL=f"sqlite:///{tmp / 'queue.db'}",
+               LEXDORA_DEVICE="cpu")
     if os.environ.get("LEXDORA_E2E_MODEL") == "tiny" or not (ROOT / "models" / "default" / "card.json").exists():
         env["LEXDORA_DEFAULT_MODEL_DIR"] = str(_tiny_default_version(tmp / "default", tiny_model_dir))
     # Every clause goes to review whatever the model says, so the queue tests never find it empty.
@@ -87,10 +89,30 @@ def _tiny_default_version(path: Path, tiny_model_dir: Path) -> Path:
     return path
 
 
+def start_worker(env: dict[str, str], log: Path) -> subprocess.Popen:
+    """`python -m app worker`, the real consumer process that scores uploads, on the app's database and queue."""
+    with log.open("a") as out:
+        return subprocess.Popen([sys.executable, "-m", "app", "worker"], cwd=ROOT, env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
+
+
+def stop(proc: subprocess.Popen) -> None:
+    """SIGTERM (for the worker: stop now, a contract in hand is resumed by the next start), then SIGKILL."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.fixture(scope="session")
 def app_url(app_env, tmp_path_factory) -> str:
+    """The app at its address, with its scoring worker running beside it (as scripts/start.sh runs them)."""
     port = _free_port()
-    log = tmp_path_factory.mktemp("streamlit") / "server.log"
+    logs = tmp_path_factory.mktemp("streamlit")
+    log = logs / "server.log"
+    worker = start_worker(app_env, logs / "worker.log")
     with log.open("w") as out:
         proc = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.headless", "true",
@@ -101,12 +123,8 @@ def app_url(app_env, tmp_path_factory) -> str:
         _wait_for_health(url, proc, log)
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop(proc)
+        stop(worker)
 
 
 @pytest.fixture(scope="session")

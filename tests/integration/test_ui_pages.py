@@ -24,7 +24,7 @@ from app.ui.render import escape_markdown
 
 pytestmark = pytest.mark.integration
 APP = str(ROOT / "streamlit_app.py")
-PAGES = ("upload", "review", "history", "contracts", "dashboard", "adjudication", "models", "users")
+PAGES = ("contract_list", "upload", "review", "history", "contracts", "dashboard", "adjudication", "models", "users")
 PASSWORD = "correct-horse"
 SAMPLE = ROOT / "samples" / "paxmedica-master-service-agreement.txt"
 
@@ -61,8 +61,13 @@ def env(tmp_path, monkeypatch):
         monkeypatch.setenv(f"LEXDORA_{key}", str(value))
     monkeypatch.delenv("LEXDORA_POLICY_FILE", raising=False)
     get_settings.cache_clear()
+    monkeypatch.setenv("LEXDORA_QUEUE_URL", f"sqlite:///{tmp_path / 'queue.db'}")
     monkeypatch.setattr(services, "upload_contract",
                         functools.partial(services.upload_contract, scorer_factory=KeywordScorer))
+    # The upload page hands contracts to the worker; here the "worker" scores at once, in this process.
+    import app.worker
+    monkeypatch.setattr(app.worker, "enqueue_scoring", lambda contract_id: services.score_queued_contract(
+        contract_id, scorer_factory=KeywordScorer))
     users = {role: services.register_user(role, PASSWORD, role) for role in ("lawyer", "reviewer", "admin")}
     yield users
     get_settings.cache_clear()
@@ -110,18 +115,33 @@ def test_logging_in_with_a_wrong_password_says_so_and_stays_logged_out(env):
     assert "user" not in at.session_state
 
 
-def test_logging_in_opens_the_first_page_of_the_role(env):
+@pytest.mark.parametrize("role, landing", [("reviewer", "Review queue"), ("lawyer", "Contracts"),
+                                           ("admin", "Contracts")])
+def test_logging_in_opens_the_first_page_of_the_role(env, role, landing):
     at = AppTest.from_file(APP, default_timeout=30).run()
-    at.text_input(key="login_username").input("reviewer")
+    at.text_input(key="login_username").input(role)
     at.text_input(key="login_password").input(PASSWORD)
     at.button(key="login_submit").click().run()
-    assert at.session_state["user"].role == "reviewer"
-    assert [t.value for t in at.title] == ["Review queue"]
+    assert at.session_state["user"].role == role
+    assert [t.value for t in at.title] == [landing]
+    # A session was started for the cookie that keeps the log-in across a refresh.
+    assert services.resume_session(at.session_state["session_token"]).name == role
+
+
+def test_logging_out_ends_the_session_its_cookie_names(env):
+    at = AppTest.from_file(APP, default_timeout=30).run()
+    at.text_input(key="login_username").input("lawyer")
+    at.text_input(key="login_password").input(PASSWORD)
+    at.button(key="login_submit").click().run()
+    token = at.session_state["session_token"]
+    at.button(key="logout").click().run()
+    assert "user" not in at.session_state and services.resume_session(token) is None
+    assert [t.value for t in at.title] == ["lexdora"]   # the log-in form
 
 
 @pytest.mark.parametrize("role, allowed", [
-    ("lawyer", {"upload", "contracts"}),
-    ("reviewer", {"review", "history", "contracts"}),
+    ("lawyer", {"contract_list", "upload", "contracts"}),
+    ("reviewer", {"contract_list", "review", "history", "contracts"}),
     ("admin", set(PAGES)),
 ])
 def test_each_role_sees_only_its_pages(env, role, allowed):
@@ -147,12 +167,12 @@ def test_upload_of_several_files_reports_each_and_recognises_the_duplicate(env):
     at.button(key="upload_submit").click().run()
     assert not at.exception, [e.value for e in at.exception]
     results = {r["file"]: r["result"] for r in at.session_state["upload_results"]}
-    assert "sent to review" in results[SAMPLE.name]
+    assert results[SAMPLE.name].startswith("queued: ") and results[SAMPLE.name].endswith(" clauses to score")
     assert results["copy.txt"] == f"already uploaded as {SAMPLE.name}; nothing scored again"
     assert results["broken.pdf"].startswith("broken.pdf: ")
-    labels = [s.label for s in at.status]
-    assert any(label.startswith(escape_markdown("broken.pdf: ")) for label in labels)
-    assert len(services.list_contracts(env["lawyer"].id)) == 1
+    assert any(e.value.startswith(escape_markdown("broken.pdf: ")) for e in at.error)
+    [row] = services.contract_overview(env["lawyer"].id)
+    assert row.contract.status == "in_review" and row.contract.filename == SAMPLE.name
 
 
 def test_contract_view_shows_exposure_and_filters_by_decision(env, contract):
@@ -228,21 +248,27 @@ def test_a_too_short_password_is_refused_with_the_services_message(env):
     assert [e.value for e in at.error] == [escape_markdown("A password needs at least 8 characters.")]
 
 
-def test_upload_names_the_file_it_could_not_score_when_the_model_cannot_load(env, monkeypatch):
+def test_the_list_names_the_file_the_worker_could_not_score_when_the_model_cannot_load(env, monkeypatch):
     # The registry's default version has a card but no weights: loading it fails. Classifier.load directly,
     # since services keeps scorers by version name per process, and another test may have loaded a "default".
     from app.classifier import Classifier
 
-    monkeypatch.setattr(services, "upload_contract",
-                        functools.partial(services.upload_contract.func, scorer_factory=Classifier.load))
+    import app.worker
+    monkeypatch.setattr(app.worker, "enqueue_scoring", lambda contract_id: services.score_queued_contract(
+        contract_id, scorer_factory=Classifier.load))
     at = app_as(env["lawyer"], "upload")
     at.file_uploader(key="upload_files").set_value([(SAMPLE.name, SAMPLE.read_bytes(), "text/plain")])
     at.run()
     at.button(key="upload_submit").click().run()
     assert not at.exception, [e.value for e in at.exception]
     [result] = at.session_state["upload_results"]
-    assert result["result"].startswith(f"{SAMPLE.name}: The model cannot score contracts right now: ")
-    assert services.list_contracts(env["lawyer"].id) == []
+    assert result["result"].startswith("queued: ")   # stored; the worker is the one that cannot score it
+    at.switch_page("app/ui/contract_list.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any(e.value.startswith(escape_markdown(f"{SAMPLE.name}: The model cannot score contracts right now: "))
+               for e in at.error)
+    [row] = services.contract_overview(env["lawyer"].id)
+    assert row.contract.status == "failed" and row.has_cap is None
 
 
 # ---------------------------------------------------------------- the reviewer's desk (issue 13)
@@ -303,3 +329,33 @@ def test_admin_settles_a_disagreement(env, contract):
     at.button(key=f"adjudicate_{task.clause.id}").click().run()
     assert not at.exception and services.list_disputes(admin) == []
     assert [s.value for s in at.success] == [escape_markdown("Settled as Uncapped.")]
+
+
+# ---------------------------------------------------------------- the contracts list (issue 14)
+
+def test_the_contracts_list_shows_each_contracts_status_and_answers_and_filters(env, contract):
+    at = app_as(env["lawyer"])   # a lawyer lands on the list
+    assert at.title[0].value == "Contracts" and not at.exception
+    df = at.dataframe(key="contract_table").value
+    assert list(df["contract"]) == [SAMPLE.name] and list(df["status"]) == ["waiting for review"]
+    [row] = services.contract_overview(env["lawyer"].id)
+    assert df["has cap"][0] == f"{'Yes' if row.has_cap else 'No'} ({row.p_cap:.0%})"
+    assert df["uploaded by"][0] == "lawyer" and df["to review"][0] == row.contract.n_needs_review > 0
+    at.text_input(key="list_search").input("no such contract").run()
+    assert at.dataframe(key="contract_table").value.empty
+    at.text_input(key="list_search").input("PAXMEDICA").run()   # any case
+    assert len(at.dataframe(key="contract_table").value) == 1
+    at.multiselect(key="list_status").set_value(["queued"]).run()
+    assert at.dataframe(key="contract_table").value.empty
+
+
+def test_a_contract_being_scored_shows_its_progress(env, contract):
+    from sqlalchemy import update
+
+    from app.db import Contract, session_factory
+
+    with session_factory()() as s, s.begin():
+        s.execute(update(Contract).values(status="scoring", progress=0.42))
+    at = app_as(env["lawyer"])
+    assert list(at.dataframe(key="contract_table").value["status"]) == ["scoring 42%"]
+    assert at.session_state["list_busy"]   # the list reloads itself until the worker is done

@@ -114,12 +114,14 @@ def test_downgrade_drops_the_triggers(engine):
 
     from app.db.session import ALEMBIC_INI, MIGRATIONS_DIR
 
+    _seed(engine)  # at head: the ORM models are those of head (0004 added columns to contracts)
     config = Config(str(ALEMBIC_INI))
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     with engine.begin() as conn:
         config.attributes["connection"] = conn
-        command.downgrade(config, "0002")  # just below the triggers
-    _seed(engine)
+        command.downgrade(config, "0002")  # just below the triggers, through 0004 with rows in place
     with engine.begin() as conn:
         conn.exec_driver_sql("DELETE FROM reviews")
     upgrade(engine)
+    with engine.connect() as conn:  # back at head: 0004's columns are there again, the old row has its default
+        assert conn.exec_driver_sql("SELECT progress, error FROM contracts").all() == [(1.0, None)]
