@@ -1,7 +1,7 @@
 """Who is logged in (kept across refreshes by a session cookie), and which pages their role may see."""
 from __future__ import annotations
 
-import json
+import html
 from pathlib import Path
 
 import streamlit as st
@@ -75,10 +75,17 @@ def write_pending_cookie() -> None:
         st.html(script, unsafe_allow_javascript=True)
 
 
+# One constant script reads the cookie from the element before it: a script whose text changed with each
+# token could not be allowed by its hash in the reverse proxy's Content-Security-Policy
+# (deploy/nginx/lexdora.conf lists COOKIE_SCRIPT's hash; tests/unit/test_nginx_site.py checks it).
+COOKIE_SCRIPT = ("document.querySelectorAll('[data-lexdora-cookie]').forEach(function (e) {"
+                 " document.cookie = e.dataset.lexdoraCookie"
+                 " + (window.location.protocol === 'https:' ? '; Secure' : ''); e.remove(); });")
+
+
 def _cookie_script(token: str, max_age_s: int) -> str:
-    cookie = json.dumps(f"{services.SESSION_COOKIE}={token}; Path=/; Max-Age={max_age_s}; SameSite=Strict")
-    return (f"<script>document.cookie = {cookie} + "
-            "(window.location.protocol === 'https:' ? '; Secure' : '');</script>")
+    cookie = html.escape(f"{services.SESSION_COOKIE}={token}; Path=/; Max-Age={max_age_s}; SameSite=Strict")
+    return f'<span hidden data-lexdora-cookie="{cookie}"></span><script>{COOKIE_SCRIPT}</script>'
 
 
 def pages_for(role: str) -> list[st.Page]:

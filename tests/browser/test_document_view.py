@@ -20,7 +20,7 @@ from tests.conftest import CUAD, ROOT
 
 pytestmark = pytest.mark.browser
 TXT = CUAD / "contracts_txt" / "WebmdHealthCorp_20050908_S-1A_EX-10.7_1027007_EX-10.7_Content License Agreement.txt"
-PDF = ROOT / "samples" / "corio-license-and-hosting.pdf"
+PDF = CUAD / "contracts_pdf" / "NETGROCERINC_07_31_1998-EX-10.15-SPONSORSHIP AGREEMENT.pdf"  # no other test uploads it
 
 
 def store_with_one_cap(path: Path, monkeypatch, app_env) -> dict:
@@ -59,13 +59,25 @@ def pick_contract(page: Page, filename: str) -> None:
     wait_idle(page)
 
 
+def open_from_the_list(page: Page, filename: str) -> None:
+    """The lawyer's way in: search the contracts list for the file, select its row, land on its document."""
+    open_page(page, "Contracts")
+    page.locator(".st-key-list_search input").fill(filename[:40])
+    page.keyboard.press("Enter")
+    wait_idle(page)
+    expect(page.locator(".st-key-contract_table [role=row]").filter(has_text=filename[:30])).to_have_count(1)
+    grid = page.locator(".st-key-contract_table").get_by_test_id("stDataFrameResizable")
+    grid.click(position={"x": 15, "y": 35 + 17})   # the first (only) row's selection marker
+    expect(page.locator(".st-key-contract_id").get_by_role("combobox")).to_have_value(re.compile(re.escape(filename)))
+    wait_idle(page)
+
+
 def test_a_capped_clause_is_highlighted_in_the_text_and_its_evidence_shown(new_page, app_env, monkeypatch):
     cap = store_with_one_cap(TXT, monkeypatch, app_env)
     amount = next(f for f in cap["fields"] if f.kind == "cap_amount")
     page = new_page()
     log_in(page, "lawyer")
-    open_page(page, "Contracts")
-    pick_contract(page, TXT.name)
+    open_from_the_list(page, TXT.name)
 
     # The document: the capped clause is marked in the bucket's colour; nothing else is.
     marks = page.locator(".st-key-document_text mark.clause-mark")
@@ -99,7 +111,7 @@ def test_a_pdf_contract_shows_the_page_of_the_selected_clause(new_page, app_env,
     cap = store_with_one_cap(PDF, monkeypatch, app_env)
     page = new_page()
     log_in(page, "lawyer")
-    open_page(page, "Contracts")
+    open_page(page, "Document", "Contracts")
     pick_contract(page, PDF.name)
 
     # A new contract opens at its worst exposure: the capped clause, on its own page, rendered as an image.

@@ -31,6 +31,16 @@ def test_every_inline_script_of_streamlits_page_is_allowed_by_its_hash():
         assert f"'sha256-{digest}'" in _csp()["script-src"], f"add 'sha256-{digest}' to script-src in {SITE}"
 
 
+def test_the_session_cookie_script_is_allowed_by_its_hash():
+    from app.ui.session import COOKIE_SCRIPT, _cookie_script
+
+    digest = base64.b64encode(hashlib.sha256(COOKIE_SCRIPT.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in _csp()["script-src"], f"add 'sha256-{digest}' to script-src in {SITE}"
+    # the token travels in an attribute, so the script's text (and hash) is the same for every log-in
+    one, two = _cookie_script("a" * 43, 3600), _cookie_script("b" * 43, 3600)
+    assert one.split("<script>")[1] == two.split("<script>")[1] == COOKIE_SCRIPT + "</script>"
+
+
 def test_the_policy_allows_no_inline_or_evaluated_script_and_no_framing():
     csp = _csp()
     assert "'unsafe-inline'" not in csp["script-src"] and "'unsafe-eval'" not in csp["script-src"]
