@@ -110,8 +110,8 @@ def _check_again() -> None:
     _load_next()
 
 
-def _choose_contract() -> None:
-    choice = st.session_state.review_contract_choice
+def _choose_contract(choice_key: str) -> None:
+    choice = st.session_state[choice_key]
     st.session_state.review_contract = None if choice == ALL_CONTRACTS else choice
     st.session_state.review_skipped = []
     _load_next()
@@ -128,11 +128,15 @@ if st.session_state.review_contract is not None and st.session_state.review_cont
 
 st.title("Review queue")
 top_left, top_mid, top_right = st.columns([2, 3, 1], vertical_alignment="bottom")
-with top_left:
-    st.selectbox("Review", [ALL_CONTRACTS, *names], key="review_contract_choice",
+with top_left, st.container(key="review_contract_choice"):
+    # Keyed by the contract chosen, so a choice draws a new box: the old one takes the browser's focus with it.
+    # Streamlit ignores shortcuts while an input has the focus, so Enter and 1-7 would be dead until a click.
+    choice_key = f"review_contract_choice_{st.session_state.review_contract}"
+    st.selectbox("Review", [ALL_CONTRACTS, *names], key=choice_key,
                  index=([ALL_CONTRACTS, *names].index(st.session_state.review_contract)
                         if st.session_state.review_contract in names else 0),
-                 format_func=lambda c: c if c == ALL_CONTRACTS else f"only {names[c]}", on_change=_choose_contract)
+                 format_func=lambda c: c if c == ALL_CONTRACTS else f"only {names[c]}", on_change=_choose_contract,
+                 args=(choice_key,))
 with top_mid:
     contract_left = next((c for c in progress.contracts if item and c.contract_id == item.clause.contract_id), None)
     with st.container(key="review_progress"):

@@ -290,7 +290,7 @@ def test_undo_brings_the_last_clause_back_and_history_reopens_it(env, contract):
 def test_progress_and_one_contract_mode(env, contract):
     at = app_as(env["reviewer"], "review")
     assert any("done today" in m.value for m in at.markdown)
-    at.selectbox(key="review_contract_choice").set_value(contract).run()
+    next(box for box in at.selectbox if box.label == "Review").set_value(contract).run()
     assert not at.exception and at.session_state["review_contract"] == contract
     assert at.session_state["review_item"].clause.contract_id == contract
 
