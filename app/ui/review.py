@@ -3,6 +3,13 @@
 Keys 1-7 pick a label, Enter confirms, S skips, U undoes the last confirm. Every confirm carries the
 id of the clause it was shown for: a second Enter that lands after the next clause is drawn names the
 clause already saved, and is ignored here and refused by the service (services.NotHeld).
+
+The clause's id travels in the key of its buttons, not only in their callback args. Streamlit takes a
+button's args from the server's latest run, so an Enter pressed in the browser on a clause already saved,
+but arriving after the server has drawn the next one, would have run with the next clause's id and
+confirmed a clause nobody saw. A button keyed by its clause is one the browser had on screen: when its
+clause is gone, Streamlit has no callback for it, or the callback's id no longer matches. For the same
+reason the clause is drawn before its buttons: no button can reach the browser ahead of its clause.
 """
 import time
 
@@ -36,8 +43,27 @@ def _load_next() -> None:
                                      contract_id=st.session_state.review_contract))
 
 
-def _pick(label: str) -> None:
-    st.session_state.review_choice = label
+def _note(key: str, value) -> None:
+    """Keep what an action did beside the clause it left on screen, until another clause is shown: a key press
+    that is ignored (its clause is gone) reruns the page too, and must not wipe it."""
+    item = st.session_state.review_item
+    st.session_state[key] = (item.clause.id if item else None, value)
+
+
+def _noted(key: str, item):
+    shown_id, value = st.session_state.get(key, (None, None))
+    return value if shown_id == (item.clause.id if item else None) else None
+
+
+def _shown_key(control: str, clause_id: int) -> str:
+    """Key of a button that acts on one clause (see the module docstring)."""
+    return f"{control}_{clause_id}"
+
+
+def _pick(shown_id: int, label: str) -> None:
+    item = st.session_state.review_item
+    if item is not None and item.clause.id == shown_id:
+        st.session_state.review_choice = label
 
 
 def _confirm(shown_id: int) -> None:
@@ -45,13 +71,16 @@ def _confirm(shown_id: int) -> None:
     if item is None or item.clause.id != shown_id:
         return   # a second keypress for a clause already confirmed: the screen has moved on
     label = st.session_state.review_choice
+    saved = None
     try:
         services.submit_shown(user.id, shown_id, label, comment=st.session_state.review_comment,
                               seconds=time.monotonic() - st.session_state.get("review_shown_at", time.monotonic()))
-        st.session_state.review_saved = (label, item.clause.number or str(item.clause.index + 1), item.filename)
+        saved = (label, item.clause.number or str(item.clause.index + 1), item.filename)
     except services.ServiceError as e:
         st.session_state.review_error = str(e)
     _load_next()
+    if saved:
+        _note("review_saved", saved)
 
 
 def _skip(shown_id: int) -> None:
@@ -72,8 +101,8 @@ def _undo() -> None:
     if task is None:
         st.session_state.review_error = "Nothing to undo."
         return
-    st.session_state.review_undone = task.clause.number or str(task.clause.index + 1)
     _show(task)
+    _note("review_undone", task.clause.number or str(task.clause.index + 1))
 
 
 def _check_again() -> None:
@@ -81,8 +110,8 @@ def _check_again() -> None:
     _load_next()
 
 
-def _choose_contract() -> None:
-    choice = st.session_state.review_contract_choice
+def _choose_contract(choice_key: str) -> None:
+    choice = st.session_state[choice_key]
     st.session_state.review_contract = None if choice == ALL_CONTRACTS else choice
     st.session_state.review_skipped = []
     _load_next()
@@ -99,11 +128,15 @@ if st.session_state.review_contract is not None and st.session_state.review_cont
 
 st.title("Review queue")
 top_left, top_mid, top_right = st.columns([2, 3, 1], vertical_alignment="bottom")
-with top_left:
-    st.selectbox("Review", [ALL_CONTRACTS, *names], key="review_contract_choice",
+with top_left, st.container(key="review_contract_choice"):
+    # Keyed by the contract chosen, so a choice draws a new box: the old one takes the browser's focus with it.
+    # Streamlit ignores shortcuts while an input has the focus, so Enter and 1-7 would be dead until a click.
+    choice_key = f"review_contract_choice_{st.session_state.review_contract}"
+    st.selectbox("Review", [ALL_CONTRACTS, *names], key=choice_key,
                  index=([ALL_CONTRACTS, *names].index(st.session_state.review_contract)
                         if st.session_state.review_contract in names else 0),
-                 format_func=lambda c: c if c == ALL_CONTRACTS else f"only {names[c]}", on_change=_choose_contract)
+                 format_func=lambda c: c if c == ALL_CONTRACTS else f"only {names[c]}", on_change=_choose_contract,
+                 args=(choice_key,))
 with top_mid:
     contract_left = next((c for c in progress.contracts if item and c.contract_id == item.clause.contract_id), None)
     with st.container(key="review_progress"):
@@ -115,12 +148,12 @@ with top_mid:
 with top_right:
     st.button("Undo last", key="review_undo", shortcut="U", on_click=_undo, icon=":material/undo:", width="stretch")
 
-if saved := st.session_state.pop("review_saved", None):
+if saved := _noted("review_saved", item):
     label, number, filename = saved
     with st.container(key="review_saved"):
         st.markdown(f"Saved {label_badge(label)} for clause {escape_markdown(number)} of {escape_markdown(filename)}",
                     unsafe_allow_html=True)
-if undone := st.session_state.pop("review_undone", None):
+if undone := _noted("review_undone", item):
     st.info(f"Undone: clause {undone} is back, as it was before your review.")
 if error := st.session_state.pop("review_error", None):
     st.error(escape_markdown(error))
@@ -130,22 +163,6 @@ if item is None:
     st.stop()
 
 text_col, side_col = st.columns([3, 2], gap="large")
-with side_col, st.container(key="review_side"):
-    # Label buttons and Confirm/Skip first, so they are in view without scrolling at 1366x768.
-    st.markdown(f"Model: **{label_name(item.clause.model_label)}** · your label: "
-                f"{label_badge(st.session_state.review_choice)}", unsafe_allow_html=True)
-    confirm_col, skip_col = st.columns(2)
-    confirm_col.button("Confirm", key="review_confirm", shortcut="Enter", on_click=_confirm, args=(item.clause.id,),
-                       type="primary", width="stretch")
-    skip_col.button("Skip", key="review_skip", shortcut="S", on_click=_skip, args=(item.clause.id,), width="stretch")
-    for n, label in enumerate(LABELS, start=1):
-        st.button(f"{n} · {label.display}", key=f"pick_{label.id}", shortcut=str(n), on_click=_pick,
-                  args=(label.id,), type="primary" if label.id == st.session_state.review_choice else "secondary",
-                  width="stretch", help=label.description)
-    st.text_input("Comment (optional)", key="review_comment")
-    st.caption("Shortcuts work while the cursor is outside the comment box.")
-    st.altair_chart(probability_chart(item.clause.probs), key="review_probabilities")
-
 with text_col:
     with st.container(key="review_source"):
         st.caption(escape_markdown(f"{item.filename} · held for you until {item.claim_expires_at:%H:%M} UTC"
@@ -169,3 +186,26 @@ with text_col:
             st.caption(escape_markdown(clause_heading(neighbour.number, neighbour.heading, neighbour.page)))
             show_clause_text(neighbour.text)
     show_guideline()
+
+with side_col, st.container(key="review_side"):
+    # Label buttons and Confirm/Skip first, so they are in view without scrolling at 1366x768. Each button sits
+    # in a container of a fixed key, the handle tests and styles use; the button's own key names its clause.
+    shown = item.clause.id
+    st.markdown(f"Model: **{label_name(item.clause.model_label)}** · your label: "
+                f"{label_badge(st.session_state.review_choice)}", unsafe_allow_html=True)
+    confirm_col, skip_col = st.columns(2)
+    with confirm_col, st.container(key="review_confirm"):
+        st.button("Confirm", key=_shown_key("confirm", shown), shortcut="Enter", on_click=_confirm, args=(shown,),
+                  type="primary", width="stretch")
+    with skip_col, st.container(key="review_skip"):
+        st.button("Skip", key=_shown_key("skip", shown), shortcut="S", on_click=_skip, args=(shown,),
+                  width="stretch")
+    for n, label in enumerate(LABELS, start=1):
+        with st.container(key=f"pick_{label.id}"):
+            st.button(f"{n} · {label.display}", key=_shown_key(f"pick_{label.id}", shown), shortcut=str(n),
+                      on_click=_pick, args=(shown, label.id),
+                      type="primary" if label.id == st.session_state.review_choice else "secondary",
+                      width="stretch", help=label.description)
+    st.text_input("Comment (optional)", key="review_comment")
+    st.caption("Shortcuts work while the cursor is outside the comment box.")
+    st.altair_chart(probability_chart(item.clause.probs), key="review_probabilities")

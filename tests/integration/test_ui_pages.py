@@ -192,13 +192,18 @@ def test_contract_view_shows_exposure_and_filters_by_decision(env, contract):
     assert set(shown["decision"]) == {"waiting for review"}
 
 
+def desk_button(at: AppTest, control: str):
+    """A button of the review desk: its key names the clause on screen (app/ui/review.py)."""
+    return at.button(key=f"{control}_{at.session_state['review_item'].clause.id}")
+
+
 def test_reviewer_corrects_a_clause_and_the_next_one_loads_at_once(env, contract):
     at = app_as(env["reviewer"], "review")
     first = at.session_state["review_item"].clause
     assert first.rule == "near_miss"
-    at.button(key="pick_uncapped").click().run()
+    desk_button(at, "pick_uncapped").click().run()
     at.text_input(key="review_comment").input("carve-out names no claims").run()
-    at.button(key="review_confirm").click().run()
+    desk_button(at, "confirm").click().run()
     assert not at.exception
     nxt = at.session_state["review_item"]
     assert nxt is not None and nxt.clause.id != first.id
@@ -211,7 +216,7 @@ def test_reviewer_corrects_a_clause_and_the_next_one_loads_at_once(env, contract
 def test_skip_gives_the_clause_back_and_shows_another(env, contract):
     at = app_as(env["reviewer"], "review")
     first = at.session_state["review_item"].clause.id
-    at.button(key="review_skip").click().run()
+    desk_button(at, "skip").click().run()
     assert at.session_state["review_item"].clause.id != first
     other = services.claim_next_review(env["admin"].id)
     assert other is not None  # the skipped clause is back in the queue for others
@@ -276,10 +281,16 @@ def test_the_list_names_the_file_the_worker_could_not_score_when_the_model_canno
 def test_a_stale_confirm_for_a_clause_already_saved_is_ignored(env, contract):
     at = app_as(env["reviewer"], "review")
     first = at.session_state["review_item"].clause
-    at.button(key="review_confirm").click().run()
+    desk_button(at, "confirm").click().run()
     assert at.session_state["review_item"].clause.id != first.id
     assert at.get("markdown") and any("Saved" in m.value for m in at.markdown)
-    # What a second Enter ~120 ms later does: it still carries the first clause's id.
+    # The buttons are keyed by the clause they act on: none of the first clause's is left to run a callback.
+    shown = at.session_state["review_item"].clause.id
+    desk = [b.key for b in at.button if (b.key or "").startswith(("confirm_", "skip_", "pick_"))]
+    assert len(desk) == 9 and all(key.endswith(f"_{shown}") for key in desk)
+    at.run()   # an ignored key press reruns the page without a callback: what was saved is still said
+    assert any("Saved" in m.value for m in at.markdown)
+    # What a second Enter ~120 ms later does: its button still carries the first clause's id.
     n_before = len(services.review_history(env["reviewer"].id)[0].reviews)
     with pytest.raises(services.NotHeld):
         services.submit_shown(env["reviewer"].id, first.id, "none")
@@ -289,12 +300,12 @@ def test_a_stale_confirm_for_a_clause_already_saved_is_ignored(env, contract):
 def test_undo_brings_the_last_clause_back_and_history_reopens_it(env, contract):
     at = app_as(env["reviewer"], "review")
     first = at.session_state["review_item"].clause
-    at.button(key="pick_uncapped").click().run()
-    at.button(key="review_confirm").click().run()
+    desk_button(at, "pick_uncapped").click().run()
+    desk_button(at, "confirm").click().run()
     at.button(key="review_undo").click().run()
     assert not at.exception
     assert at.session_state["review_item"].clause.id == first.id
-    at.button(key="review_confirm").click().run()
+    desk_button(at, "confirm").click().run()
     at.switch_page("app/ui/history.py").run()
     assert not at.exception and at.title[0].value == "History"
     at.button(key=f"reopen_{first.id}").click().run()
@@ -305,7 +316,7 @@ def test_undo_brings_the_last_clause_back_and_history_reopens_it(env, contract):
 def test_progress_and_one_contract_mode(env, contract):
     at = app_as(env["reviewer"], "review")
     assert any("done today" in m.value for m in at.markdown)
-    at.selectbox(key="review_contract_choice").set_value(contract).run()
+    next(box for box in at.selectbox if box.label == "Review").set_value(contract).run()
     assert not at.exception and at.session_state["review_contract"] == contract
     assert at.session_state["review_item"].clause.contract_id == contract
 
