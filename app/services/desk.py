@@ -20,6 +20,9 @@ from app.views import (ClauseInfo, ContractProgress, HistoryItem, ReviewProgress
                        clause_infos, current_predictions, effective_reviews, load_clauses, review_info)
 
 
+# A repeat of the reviewer's own confirm this soon after it is the same key press arriving twice.
+REPLAY_WINDOW = timedelta(seconds=30)
+
 def append_review(session: Session, user: User, clause: Clause, label: str, comment: str, now: datetime, *,
                   kind: str = "review", seconds: float | None = None) -> Review:
     """Append a review or an adjudication: the clause takes `label` and is settled; its contract completes
@@ -57,7 +60,9 @@ def submit_shown(user_id: int, shown_clause_id: int, label: str, comment: str = 
     """Record the reviewer's label for the clause they were shown, which they must hold right now.
 
     A second Enter that arrives after the first confirm carries the id of the clause already
-    confirmed; it no longer holds that clause, so NotHeld is raised and nothing is saved.
+    confirmed; it no longer holds that clause, so nothing is saved: when it repeats the reviewer's own
+    save of a moment ago (same label, within REPLAY_WINDOW; Streamlit can replay a callback when a key
+    press interrupts the run it started) that save is returned as is, otherwise NotHeld is raised.
     """
     check_label(label)
     comment = _check_comment(comment)
@@ -71,6 +76,11 @@ def submit_shown(user_id: int, shown_clause_id: int, label: str, comment: str = 
                 holder = session.get(User, clause.claimed_by_id)
                 raise ClaimExpired(f"Your claim on {clause_name(clause)} expired and {holder.name} is reviewing it "
                                    "now; take the next clause.")
+            in_force = effective_reviews(clause.reviews)
+            last = in_force[-1] if in_force else None
+            if (last is not None and last.reviewer_id == user.id and last.new_label == label
+                    and last.kind != "undo" and now - last.created_at <= REPLAY_WINDOW):
+                return clause_info(clause, current_predictions(session, [clause.id])[clause.id])
             raise NotHeld(f"You no longer hold {clause_name(clause)} of {clause.contract.filename}; nothing was saved.")
         if clause.contract.status == ContractStatus.ARCHIVED:
             raise NotHeld(f"{clause.contract.filename} was archived; nothing was saved.")

@@ -31,10 +31,23 @@ def test_a_second_enter_for_the_clause_already_confirmed_saves_nothing(uow, cont
     first = services.claim_next_review(rita, uow=uow())
     services.submit_shown(rita, first.clause.id, "capped", uow=uow())
     nxt = services.claim_next_review(rita, uow=uow())
-    # The second keypress still carries the id of the clause the reviewer was shown: refused.
+    # The second keypress still carries the id of the clause the reviewer was shown: it repeats the save
+    # just made (answered with it), and a different label for that clause is refused; nothing new either way.
+    again = services.submit_shown(rita, first.clause.id, "capped", uow=uow())
+    assert again.label == "capped"
+    with pytest.raises(services.NotHeld, match="no longer hold"):
+        services.submit_shown(rita, first.clause.id, "uncapped", uow=uow())
+    assert len(_reviews(factory, first.clause.id)) == 1 and _reviews(factory, nxt.clause.id) == []
+
+
+def test_a_late_repeat_of_ones_own_confirm_is_refused(uow, contract, people, factory, clock):
+    rita = people["reviewer"].id
+    first = services.claim_next_review(rita, uow=uow())
+    services.submit_shown(rita, first.clause.id, "capped", uow=uow())
+    clock.advance(minutes=1)
     with pytest.raises(services.NotHeld, match="no longer hold"):
         services.submit_shown(rita, first.clause.id, "capped", uow=uow())
-    assert len(_reviews(factory, first.clause.id)) == 1 and _reviews(factory, nxt.clause.id) == []
+    assert len(_reviews(factory, first.clause.id)) == 1
 
 
 def test_a_clause_one_never_held_cannot_be_submitted(uow, contract, people):
