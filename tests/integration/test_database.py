@@ -16,7 +16,7 @@ from app.db import Base, Clause, make_engine, session_factory, upgrade
 from app.db.session import ALEMBIC_INI, MIGRATIONS_DIR
 
 ROOT = Path(__file__).resolve().parents[2]
-TABLES = {"users", "contracts", "clauses", "predictions", "reviews", "audit_events", "alembic_version"}
+TABLES = {"users", "contracts", "clauses", "predictions", "reviews", "audit_events", "login_sessions", "alembic_version"}
 
 
 @pytest.fixture
@@ -61,7 +61,7 @@ def test_sqlite_file_runs_in_wal_mode_with_foreign_keys(db_url):
 def test_session_factory_migrates_a_new_database_on_first_use(db_url):
     factory = session_factory(db_url)
     with factory() as session:
-        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0003"
+        assert session.execute(text("SELECT version_num FROM alembic_version")).scalar() == _head()
     assert session_factory(db_url) is factory
 
 
@@ -100,3 +100,15 @@ def test_concurrent_transactions_wait_instead_of_failing(db_url):
     assert errors == []
     with factory() as s:
         assert s.execute(text("SELECT count(*) FROM users")).scalar() == 80
+
+
+def _head() -> str:
+    """The newest migration's revision, read from the migrations folder (not written out by hand)."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from app.db.session import ALEMBIC_INI, MIGRATIONS_DIR
+
+    config = Config(str(ALEMBIC_INI))
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()

@@ -38,6 +38,8 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
     base = AutoModelForSequenceClassification.from_pretrained(base_dir, num_labels=len(LABEL_IDS),
                                                               dtype=torch.float32)
     model = PeftModel.from_pretrained(base, version_dir / "adapter").eval()
+    if (card.get("serving") or {}).get("kept") and card["serving"]["precision"] == "bf16":
+        model = model.merge_and_unload().to(torch.bfloat16)   # served merged, in bf16, on the CPU
     weight = float((card.get("ensemble") or {}).get("lexical_weight") or 0.0)
     stage = card.get("first_stage") if (card.get("first_stage") or {}).get("kept") else None
     lexical = None
@@ -85,7 +87,11 @@ def test_default_model_gives_calibrated_probabilities_through_the_cli(tmp_path, 
     expected = _independent_probabilities(default.path, [c["text"] for c in clauses])
     got = np.array([[r["probs"][label] for label in LABEL_IDS] for r in rows])
     # The CLI batches and pads; the reference runs one unpadded clause at a time in plain transformers + peft.
-    np.testing.assert_allclose(got, expected, atol=1e-4)
+    # In fp32 the two agree to rounding; in bf16 (8 bits of mantissa) padding and batch shapes move the
+    # probabilities by up to about a percent, never the label.
+    bf16 = (Registry().get("default").card.get("serving") or {}).get("precision") == "bf16"
+    np.testing.assert_allclose(got, expected, atol=2e-2 if bf16 else 1e-4)
+    assert (got.argmax(axis=1) == expected.argmax(axis=1)).all()
     assert all(r["decision"] in ("auto_accept", "review") for r in rows)
     clf = Classifier.load("default")
     if clf.first_stage is not None:   # both paths are compared above, not only one
