@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 from app.exposure_fields import extract_fields
 from app.taxonomy import BY_ID, LABEL_IDS
 from tests.browser.test_review_flow import log_in, open_page, wait_idle
-from tests.conftest import CUAD, ROOT
+from tests.conftest import CUAD
 
 pytestmark = pytest.mark.browser
 TXT = CUAD / "contracts_txt" / "WebmdHealthCorp_20050908_S-1A_EX-10.7_1027007_EX-10.7_Content License Agreement.txt"

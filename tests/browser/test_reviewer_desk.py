@@ -98,13 +98,15 @@ def test_undo_brings_back_the_clause_as_it_was(new_page, app_env):
 def test_progress_counts_a_confirm(new_page):
     page = new_page()
     log_in(page, "reviewer2")
+    # During a rerun the last clause's progress line can still be beside the new one: read the first,
+    # then wait for any of them to count the confirm.
     progress = page.locator(".st-key-review_progress")
-    expect(progress).to_contain_text("done today")
-    done = int(progress.inner_text().split(" done today")[0].split()[-1])
+    expect(progress.first).to_contain_text("done today")
+    done = int(progress.first.inner_text().split(" done today")[0].split()[-1])
     shown = clause_text(page)
     page.locator(".st-key-review_confirm").get_by_role("button").click()
     expect(page.locator(".st-key-review_clause")).not_to_have_text(shown, use_inner_text=True)
-    expect(progress).to_contain_text(f"{done + 1} done today")
+    expect(progress.filter(has_text=f"{done + 1} done today").first).to_be_visible()
 
 
 def test_review_one_contract_through(new_page):
