@@ -103,9 +103,8 @@ def test_progress_counts_a_confirm(new_page):
     progress = page.locator(".st-key-review_progress")
     expect(progress.first).to_contain_text("done today")
     done = int(progress.first.inner_text().split(" done today")[0].split()[-1])
-    shown = clause_text(page)
+    clause_text(page)   # once a single Confirm is drawn
     page.locator(".st-key-review_confirm").get_by_role("button").click()
-    expect(page.locator(".st-key-review_clause")).not_to_have_text(shown, use_inner_text=True)
     expect(progress.filter(has_text=f"{done + 1} done today").first).to_be_visible()
 
 
@@ -121,13 +120,17 @@ def test_review_one_contract_through(new_page):
     # ignores them while an input has the focus); until then Enter goes to the box.
     expect(page.locator(".st-key-review_contract_choice input:focus")).to_have_count(0)
     wait_idle(page)
+    progress = page.locator(".st-key-review_progress")
     for _ in range(3):
-        expect(page.locator(".st-key-review_source")).to_contain_text(filename)
-        shown = clause_text(page)
+        # a rerun can briefly show the last clause's twin beside the new one: any of them names the contract
+        expect(page.locator(".st-key-review_source").filter(has_text=filename).first).to_be_visible()
+        clause_text(page)   # once a single Confirm is drawn
+        done = int(progress.first.inner_text().split(" done today")[0].split()[-1])
         page.keyboard.press("Enter")
-        expect(page.locator(".st-key-review_clause")).not_to_have_text(shown, use_inner_text=True)
+        # Counted, not compared by text: a contract's signature blocks ("By:") are clauses with equal text.
+        expect(progress.filter(has_text=f"{done + 1} done today").first).to_be_visible()
         wait_idle(page)
-    expect(page.locator(".st-key-review_progress")).to_contain_text(f"left in {filename}")
+    expect(page.locator(".st-key-review_progress").filter(has_text=f"left in {filename}").first).to_be_visible()
 
 
 def test_logging_out_gives_the_held_clause_back(new_page, app_env):
