@@ -98,10 +98,10 @@ def fit_first_stage(version: str | None = None, *, registry: Registry | None = N
     splits = {s: segment_rows(ds, s) for s in ("validation", "test")}
     if not splits["validation"]:
         raise EvaluationError(f"model version {mv.name!r} has no validation segments to fit a first stage on")
-    saved_lexical, clf.lexical = clf.lexical, lexical
+    # With lexical weight 0 the classifier loaded no companion; lexical_logits stays zero at weight 0 either way.
+    clf.lexical = lexical
     raw = {s: clf.raw_lexical_logits([r["text"] for r in rows], [r.get("heading") or "" for r in rows])
            for s, rows in splits.items()}
-    clf.lexical = saved_lexical
     val = splits["validation"]
     t, b = fit(raw["validation"], label_ids(val), weights_of(val), bias=True)
     probe = FirstStage(1.0, t, tuple(float(x) for x in b))
