@@ -21,8 +21,8 @@ from app.ingest.guard import ingest_bytes_guarded
 from app.roles import ContractStatus
 from app.routing import Policy, PolicyError, load_policy
 from app.scoring import Scorer, score_clauses
-from app.services.contracts import (Ingest, clause_row, default_scorer, duplicate_upload, load_scorer, read_upload,
-                                    store_upload)
+from app.services.contracts import (Ingest, clause_row, contract_by_sha, default_scorer, duplicate_upload, load_scorer,
+                                    read_upload, store_upload)
 from app.services.errors import ServiceError
 from app.services.uow import UnitOfWork, actor, audit, begin, find_contract
 from app.views import UploadSummary
@@ -46,7 +46,7 @@ def queue_contract(user_id: int, filename: str, data: bytes, *, enqueue: Enqueue
     uow = begin(uow)
     with uow:
         actor(uow.session, user_id, "upload")
-        existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
+        existing = contract_by_sha(uow.session, sha)
         if existing is not None:
             return _duplicate(uow, user_id, existing, filename, enqueue)
 
@@ -61,7 +61,7 @@ def queue_contract(user_id: int, filename: str, data: bytes, *, enqueue: Enqueue
             uow.session.flush()
         except IntegrityError:  # the same bytes were uploaded meanwhile, in another session
             uow.session.rollback()
-            existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
+            existing = contract_by_sha(uow.session, sha)
             return _duplicate(uow, user_id, existing, filename, enqueue)
         audit(uow.session, user_id, "upload", "contract", contract.id, filename=filename, sha256=sha,
               clauses=len(clauses), queued=True)

@@ -61,7 +61,7 @@ def upload_contract(user_id: int, filename: str, data: bytes, *, progress: Progr
 
     with uow:  # a quick look first, so a duplicate is not ingested and scored again
         actor(uow.session, user_id, "upload")
-        existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
+        existing = contract_by_sha(uow.session, sha)
         if existing is not None:
             summary = duplicate_upload(uow, user_id, existing, filename)
             uow.commit()
@@ -110,7 +110,7 @@ def store_scored_contract(user_id: int, filename: str, data: bytes, document: Do
     uow = begin(uow)
     with uow:
         actor(uow.session, user_id, "upload")
-        existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
+        existing = contract_by_sha(uow.session, sha)
         if existing is not None:
             summary = duplicate_upload(uow, user_id, existing, filename)
             uow.commit()
@@ -129,7 +129,7 @@ def store_scored_contract(user_id: int, filename: str, data: bytes, document: Do
             uow.session.flush()
         except IntegrityError:  # the same bytes were uploaded while this one was scored
             uow.session.rollback()
-            existing = uow.session.scalar(select(Contract).where(Contract.sha256 == sha))
+            existing = contract_by_sha(uow.session, sha)
             summary = duplicate_upload(uow, user_id, existing, filename)
             uow.commit()
             return summary
@@ -141,6 +141,11 @@ def store_scored_contract(user_id: int, filename: str, data: bytes, document: Do
                                 len(scored) - n_review, n_review, model_version, status=contract.status)
         uow.commit()
     return summary
+
+
+def contract_by_sha(session, sha: str) -> Contract | None:
+    """The contract stored with these bytes (their SHA-256), if any: the same upload twice is one contract."""
+    return session.scalar(select(Contract).where(Contract.sha256 == sha))
 
 
 def clause_row(contract_id: int, c: IngestedClause, s: ScoredClause) -> Clause:
