@@ -5,7 +5,7 @@ a merged checkpoint (``merged/``, card["merged"] true). Clauses are encoded as t
 trained (app/encoding.py: heading first, head and tail kept). Logits are divided by the
 temperature of ``calibration.json`` and shifted by its per-label bias (both fitted by
 ``training.calibrate`` on validation segments in their real proportions) before the softmax.
-A version with a first stage (app/first_stage.py) lets its lexical companion answer alone for the
+A version with a first stage (app/first_stage.py) lets a binary TF-IDF detector answer alone for the
 segments it is sure are `none`, and runs the model on the rest.
 """
 from __future__ import annotations
@@ -105,7 +105,7 @@ class Classifier:
         from app.first_stage import FirstStage
 
         weight = float((card.get("ensemble") or {}).get("lexical_weight") or 0.0)
-        first_stage = FirstStage.from_card(card)
+        first_stage = FirstStage.load(version)
         lexical = None
         if (weight or first_stage) and (version.path / "lexical").is_dir():
             from app.lexical import LexicalModel
@@ -136,11 +136,32 @@ class Classifier:
         return (self.lexical_weight * self.raw_lexical_logits(texts, headings)).astype(np.float32)
 
     def raw_lexical_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
-        """The lexical companion's own logits, unweighted (what the first stage reads)."""
+        """The lexical companion's own logits, unweighted."""
+        return self.lexical.logits(self._model_texts(texts, headings))
+
+    def _model_texts(self, texts: list[str], headings: list[str] | None) -> list[str]:
         from app.encoding import model_text
 
         heads = headings if (headings is not None and self.use_headings) else [""] * len(texts)
-        return self.lexical.logits([model_text(t, h) for t, h in zip(texts, heads)])
+        return [model_text(t, h) for t, h in zip(texts, heads)]
+
+    def first_look(self, texts: list[str], headings: list[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(the first stage's p(none), the companion's raw logits) of every row; needs a first stage."""
+        model_texts = self._model_texts(texts, headings)
+        return self.first_stage.detector.p_none(model_texts), self.lexical.logits(model_texts)
+
+    def model_reads(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
+        """Boolean mask of the rows the fine-tuned model reads (all of them without a first stage)."""
+        if self.first_stage is None:
+            return np.ones(len(texts), dtype=bool)
+        return ~self.first_stage.skips(self.first_look(texts, headings)[0])
+
+    def screened(self, probs: np.ndarray, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
+        """Probabilities computed for every row, as serving returns them: rows the first stage skips take its
+        probabilities. Evaluation uses this on saved logits; predict_proba skips the work instead."""
+        if self.first_stage is None or not len(texts):
+            return probs
+        return self.first_stage.screen(probs, *self.first_look(texts, headings))
 
     def model_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         """The fine-tuned model's own logits."""
@@ -170,12 +191,14 @@ class Classifier:
 
     def predict_proba(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         """Calibrated probabilities, shape (n, 7), columns in app.taxonomy.LABEL_IDS order; with a first
-        stage, the segments it skips keep its probabilities (FirstStage.screen gives the same numbers)."""
+        stage, the segments it skips get its probabilities (`screened` gives the same numbers)."""
         if self.first_stage is None or not len(texts):
             return self.calibrate(self.logits(texts, headings))
-        raw = self.raw_lexical_logits(texts, headings)
-        probs = self.first_stage.probs(raw)
-        rest = np.flatnonzero(~self.first_stage.skips(probs))
+        p_none, raw = self.first_look(texts, headings)
+        skip = self.first_stage.skips(p_none)
+        probs = np.zeros((len(texts), len(LABEL_IDS)))
+        probs[skip] = self.first_stage.probs(p_none[skip], raw[skip])
+        rest = np.flatnonzero(~skip)
         if len(rest):
             heads = [headings[i] for i in rest] if headings is not None else None
             z = self.model_logits([texts[i] for i in rest], heads) + (self.lexical_weight * raw[rest]).astype(np.float32)

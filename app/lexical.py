@@ -20,6 +20,15 @@ from app.taxonomy import LABEL_IDS
 MISSING_CLASS_LOGIT = -30.0  # a label absent from the training data: never predicted
 
 
+def fitted_vectorizer(vocabulary: dict[str, int], idf: np.ndarray, ngram_range: tuple[int, int]):
+    """A TF-IDF vectorizer rebuilt from saved arrays, as sklearn fitted it (sublinear tf, l2 norm)."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vec = TfidfVectorizer(ngram_range=tuple(ngram_range), sublinear_tf=True, vocabulary=vocabulary)
+    vec.idf_ = idf
+    return vec
+
+
 @dataclass
 class LexicalModel:
     vocabulary: dict[str, int]
@@ -56,11 +65,7 @@ class LexicalModel:
     def _vectorizer(self):
         # Built once per model: the classifier calls logits() for every chunk it scores, and a fresh
         # vectorizer would check the whole vocabulary each time.
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vec = TfidfVectorizer(ngram_range=self.ngram_range, sublinear_tf=True, vocabulary=self.vocabulary)
-        vec.idf_ = self.idf
-        return vec
+        return fitted_vectorizer(self.vocabulary, self.idf, self.ngram_range)
 
     def logits(self, texts: list[str]) -> np.ndarray:
         """(n, labels) decision values in LABEL_IDS order."""

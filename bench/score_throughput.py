@@ -6,7 +6,7 @@ Each configuration is app.batch.score_files as `python -m app score` runs it (re
 classify, route, append to a JSONL file with an fsync per contract) on the same CUAD development
 contracts (the 40 PDFs with --pdf, else TXT files spread over the list):
 - "every segment, fp32": the version's model reads every segment in fp32 (the product before);
-- "first stage, fp32": segments the lexical companion is sure are `none` skip the model
+- "first stage, fp32": segments the first stage's binary detector is sure are `none` skip the model
   (app/first_stage.py, the version's card);
 - "first stage, <precision>": the same with the serving precision training.serving chose, if any.
 All share one process and are timed in rotating rounds, so the ratios hold on a shared CPU where

@@ -30,18 +30,22 @@ class EvaluationError(RuntimeError):
 
 # ---------------------------------------------------------------- data of a version
 
+def version_data_config(mv: ModelVersion):
+    """The data config the version was trained with. Sources are recorded by their place in the shared
+    folder (DataConfig.to_card), so the shared folder of this machine is read; a source switched off
+    (null) stays off."""
+    from data.build import DataConfig
+
+    return DataConfig(**(((mv.card.get("train_config") or {}).get("data")) or {}))
+
+
 def version_dataset(mv: ModelVersion):
     """(DatasetDict, DatasetInfo) rebuilt as the version was trained: its data config and its split.json."""
-    from data.build import DataConfig, build_dataset, load_fixed_split
+    from data.build import build_dataset, load_fixed_split
 
-    card = mv.card
-    data_cfg = ((card.get("train_config") or {}).get("data")) or {}
     split_file = mv.path / "split.json"
     fixed = load_fixed_split(split_file) if split_file.exists() else None
-    # Sources are recorded by their place in the shared folder (DataConfig.to_card), so the shared
-    # folder of this machine is read; a source switched off (null) stays off.
-    config = DataConfig(**data_cfg)
-    return build_dataset(config, fixed_split=fixed)
+    return build_dataset(version_data_config(mv), fixed_split=fixed)
 
 
 def real_rows(ds, split: str) -> list[dict]:

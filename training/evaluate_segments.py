@@ -84,11 +84,8 @@ def recalibrated(logits: dict[str, np.ndarray], val_rows: list[dict]) -> dict[st
 
 def shipped_probs(clf, rows: list[dict]) -> np.ndarray:
     """What the version serves for `rows`: calibrated probabilities, screened by its first stage if it has one."""
-    probs = clf.calibrate(version_logits(clf, rows))
-    if clf.first_stage is not None:
-        probs = clf.first_stage.screen(probs, clf.raw_lexical_logits([r["text"] for r in rows],
-                                                                     [r.get("heading") or "" for r in rows]))
-    return probs
+    return clf.screened(clf.calibrate(version_logits(clf, rows)), [r["text"] for r in rows],
+                        [r.get("heading") or "" for r in rows])
 
 
 def evaluate_segments(version: str | None = None, *, registry: Registry | None = None, baseline: bool = True) -> dict:

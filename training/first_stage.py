@@ -2,18 +2,19 @@
 
     python -m training.first_stage [--model VERSION] [--alpha 0.005]
 
-On validation segments: the lexical companion's logits are calibrated alone (temperature and bias,
-in the segments' real proportions), then the threshold on its p(none) is the conformal bound of
-liability segments (label != none) it did not learn from: the ceil((n+1)(1-alpha))-th smallest of
-their p(none). Under exchangeability a new liability segment's p(none) is above it with probability
-at most alpha, i.e. expected recall of liability segments >= 1 - alpha. Validation alone holds ~180
-liability segments and the bound needs 199 at alpha 0.005, so the training contracts' liability
-segments join them, each scored by a lexical model fitted without its contract (5 folds by contract,
-as cross-conformal prediction does); those models saw 4/5 of the data, which errs on the safe side.
-The stage is kept when, on
-validation, recall of liability segments is >= 1 - alpha and neither contract answer's F1 drops by
-more than MAX_CONTRACT_F1_DROP; the same figures on test are recorded beside them. Run after
-training.ensemble, calibrate and thresholds (it screens what the version ships).
+The detector (liability clause or not) is fitted on the version's training records plus every unread
+`auto_none` segment of its training contracts (~22,000 the model never trains on), and its p(none) is
+Platt-scaled on validation segments in their real proportions. The threshold on p(none) is the
+conformal bound of liability segments (label != none) it did not learn from: the
+ceil((n+1)(1-alpha))-th smallest of their p(none). Under exchangeability a new liability segment's
+p(none) is above it with probability at most alpha, i.e. expected recall of liability segments
+>= 1 - alpha. Validation alone holds ~180 liability segments and the bound needs 199 at alpha 0.005, so
+the training contracts' liability segments join them, each scored by a detector fitted without its
+contract (5 folds by contract, as cross-conformal prediction does); those detectors saw 4/5 of the data,
+which errs on the safe side. The stage is kept when, on validation, recall of liability segments is
+>= 1 - alpha and neither contract answer's F1 drops by more than MAX_CONTRACT_F1_DROP; the same
+figures on test are recorded beside them. Run after training.ensemble, calibrate and thresholds (it
+screens what the version ships).
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ import numpy as np
 from app.registry import ModelVersionNotFound, Registry
 from app.scoring import QUESTIONS
 from app.taxonomy import LABEL2ID
-from training.evaluate import EvaluationError, label_ids, segment_rows, version_dataset, version_logits, weights_of
+from training.evaluate import (EvaluationError, label_ids, segment_rows, version_data_config, version_dataset,
+                               version_logits, weights_of)
 
 DEFAULT_ALPHA = 0.005          # issue 15: recall of liability segments >= 0.995
 MAX_CONTRACT_F1_DROP = 0.01    # issue 15: contract-level F1 drops by at most 1 point
@@ -44,22 +46,39 @@ def conformal_threshold(liability_p_none: np.ndarray, alpha: float) -> float:
     return float(np.sort(liability_p_none)[k - 1])
 
 
-def out_of_fold_logits(train_rows: list[dict], use_headings: bool, folds: int = 5) -> tuple[list[dict], np.ndarray]:
-    """(liability segments of the training split, their lexical logits from models fitted without their contract)."""
+def detector_rows(ds, config, split_by_contract: dict[str, str]) -> list[dict]:
+    """What the detector learns from: the training records and every unread segment of the training contracts."""
+    from data.build import unread_training_segments
+
+    rows = list(ds["train"])
+    seen = {r["id"] for r in rows}
+    return rows + [r for r in unread_training_segments(config, split_by_contract) if r["id"] not in seen]
+
+
+def fit_detector(rows: list[dict], use_headings: bool):
     from app.encoding import model_text
-    from app.lexical import LexicalModel
+    from app.first_stage import LiabilityDetector
+
+    return LiabilityDetector.fit([model_text(r["text"], r["heading"] if use_headings else None) for r in rows],
+                                 [r["label"] != "none" for r in rows])
+
+
+def out_of_fold_scores(rows: list[dict], use_headings: bool, folds: int = 5) -> tuple[list[dict], np.ndarray]:
+    """(liability segments of the training split, their raw detector scores from detectors fitted without
+    their contract)."""
+    from app.encoding import model_text
     from data.build import SEGMENT
 
-    contracts = sorted({r["contract"] for r in train_rows if r["source"] == SEGMENT})
+    contracts = sorted({r["contract"] for r in rows if r["source"] == SEGMENT})
     fold_of = {c: i % folds for i, c in enumerate(np.random.default_rng(0).permutation(contracts))}
-    scored, logits = [], []
+    scored, scores = [], []
     for k in range(folds):
-        held = [r for r in train_rows if r["source"] == SEGMENT and fold_of[r["contract"]] == k and r["label"] != "none"]
+        held = [r for r in rows if r["source"] == SEGMENT and fold_of[r["contract"]] == k and r["label"] != "none"]
         # Rows of other sources (CUAD spans, synthetic clauses) train every fold unless from a held contract.
-        model = LexicalModel.fit_records((r for r in train_rows if fold_of.get(r["contract"]) != k), use_headings)
-        logits.append(model.logits([model_text(r["text"], r["heading"] if use_headings else None) for r in held]))
+        detector = fit_detector([r for r in rows if fold_of.get(r["contract"]) != k], use_headings)
+        scores.append(detector.scores([model_text(r["text"], r["heading"] if use_headings else None) for r in held]))
         scored += held
-    return scored, np.concatenate(logits)
+    return scored, np.concatenate(scores)
 
 
 def stage_figures(full: np.ndarray, screened: np.ndarray, skipped: np.ndarray, rows: list[dict], rule) -> dict:
@@ -82,9 +101,12 @@ def stage_figures(full: np.ndarray, screened: np.ndarray, skipped: np.ndarray, r
 
 
 def fit_first_stage(version: str | None = None, *, registry: Registry | None = None,
-                    alpha: float = DEFAULT_ALPHA) -> dict:
+                    alpha: float = DEFAULT_ALPHA, log=print) -> dict:
+    import shutil
+
     from app.classifier import Classifier, clear_cache
-    from app.first_stage import FirstStage
+    from app.encoding import model_text
+    from app.first_stage import FOLDER, FirstStage
     from app.lexical import LexicalModel
     from training.calibrate import fit
 
@@ -92,41 +114,51 @@ def fit_first_stage(version: str | None = None, *, registry: Registry | None = N
     mv = clf.version
     if not (mv.path / "lexical").is_dir():
         raise EvaluationError(f"model version {mv.name!r} has no lexical companion; run training.ensemble first")
-    lexical = LexicalModel.load(mv.path / "lexical")
     clf.first_stage = None  # the full model on every segment is the reference
-    ds, _ = version_dataset(mv)
+    ds, info = version_dataset(mv)
     splits = {s: segment_rows(ds, s) for s in ("validation", "test")}
-    if not splits["validation"]:
-        raise EvaluationError(f"model version {mv.name!r} has no validation segments to fit a first stage on")
-    # With lexical weight 0 the classifier loaded no companion; lexical_logits stays zero at weight 0 either way.
-    clf.lexical = lexical
-    raw = {s: clf.raw_lexical_logits([r["text"] for r in rows], [r.get("heading") or "" for r in rows])
-           for s, rows in splits.items()}
     val = splits["validation"]
-    t, b = fit(raw["validation"], label_ids(val), weights_of(val), bias=True)
-    probe = FirstStage(1.0, t, tuple(float(x) for x in b))
+    if not val:
+        raise EvaluationError(f"model version {mv.name!r} has no validation segments to fit a first stage on")
+    texts = {s: [model_text(r["text"], r["heading"] if clf.use_headings else None) for r in rows]
+             for s, rows in splits.items()}
     liability = label_ids(val) != NONE
-    oof_rows, oof_logits = out_of_fold_logits(list(ds["train"]), clf.use_headings)
-    scores = np.concatenate([probe.probs(raw["validation"])[liability, NONE], probe.probs(oof_logits)[:, NONE]])
-    threshold = conformal_threshold(scores, alpha)
-    stage = FirstStage(threshold, t, probe.bias)
+
+    rows = detector_rows(ds, version_data_config(mv), info.split_by_contract)
+    log(f"first stage: detector fitted on {len(rows)} training records and segments "
+        f"({sum(r['label'] != 'none' for r in rows)} liability)")
+    detector = fit_detector(rows, clf.use_headings).calibrated(texts["validation"], weights_of(val), liability)
+    oof_rows, oof_scores = out_of_fold_scores(rows, clf.use_headings)
+    oof_p_none = 1 / (1 + np.exp(detector.scale * oof_scores + detector.shift))   # the same Platt scaling
+    p_none = {s: detector.p_none(t) for s, t in texts.items()}
+    threshold = conformal_threshold(np.concatenate([p_none["validation"][liability], oof_p_none]), alpha)
+    # How a skipped segment's liability share is spread: the companion calibrated alone on validation.
+    lexical = LexicalModel.load(mv.path / "lexical")
+    raw = {s: lexical.logits(t) for s, t in texts.items()}
+    t, b = fit(raw["validation"], label_ids(val), weights_of(val), bias=True)
+    stage = FirstStage(threshold, t, tuple(float(x) for x in b), detector)
 
     rule = mv.card.get("contract_rule")
     figures = {}
-    for split, rows in splits.items():
-        if not rows:
+    for split, rows_ in splits.items():
+        if not rows_:
             continue
-        full = clf.calibrate(version_logits(clf, rows))
-        skipped = stage.skips(stage.probs(raw[split]))
-        figures[split] = stage_figures(full, stage.screen(full, raw[split]), skipped, rows, rule)
+        full = clf.calibrate(version_logits(clf, rows_))
+        figures[split] = stage_figures(full, stage.screen(full, p_none[split], raw[split]),
+                                       stage.skips(p_none[split]), rows_, rule)
     v = figures["validation"]
     kept = (threshold < 1.0 and (v["liability_recall"] or 0) >= 1 - alpha
             and all(v[f"contract_f1_{q}_before"] - v[f"contract_f1_{q}_after"] <= MAX_CONTRACT_F1_DROP
                     for q in QUESTIONS))
-    record = {"kept": kept, "threshold": threshold, "temperature": t, "bias": list(probe.bias), "alpha": alpha,
-              "method": "conformal bound on validation liability segments' stage-1 p(none)",
+    shutil.rmtree(mv.path / FOLDER, ignore_errors=True)
+    if kept:
+        detector.save(mv.path / FOLDER)
+    record = {"kept": kept, "threshold": threshold, "temperature": t, "bias": list(stage.bias), "alpha": alpha,
+              "method": "binary TF-IDF detector (liability or not); conformal bound on liability segments' "
+                        "calibrated p(none)",
               "fitted_on": (f"{v['segments']} validation segments ({v['liability_segments']} liability) and "
-                            f"{len(oof_rows)} training liability segments scored out of fold"),
+                            f"{len(oof_rows)} training liability segments scored out of fold; detector trained on "
+                            f"{len(rows)} training records and segments"),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **figures}
     mv.update_card(first_stage=record)
     clear_cache()
@@ -146,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     except (ModelVersionNotFound, ClassifierError, EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    print(f"model {r['version']}: skip a segment when the lexical p(none) > {r['threshold']:.6f} "
+    print(f"model {r['version']}: skip a segment when the detector's p(none) > {r['threshold']:.6f} "
           f"(alpha {r['alpha']}; {r['fitted_on']})")
     print("| split | segments skipped (weighted) | liability recall | liability skipped | macro-F1 before -> after "
           "| contract F1 cap before -> after | uncapped before -> after |\n|---|---|---|---|---|---|---|")

@@ -19,7 +19,6 @@ import sys
 import time
 from datetime import datetime, timezone
 
-import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
 from training.evaluate import EvaluationError, label_ids, segment_rows, version_dataset, weights_of
@@ -45,9 +44,8 @@ def choose_serving(version: str | None = None, *, registry: Registry | None = No
         raise EvaluationError(f"model version {mv.name!r} has no validation segments to check a precision on")
     fp32 = Classifier.from_weights(mv, model, tokenizer)
     reference = {s: shipped_probs(fp32, rows) for s, rows in splits.items()}
-    read = {s: (~fp32.first_stage.skips(fp32.first_stage.probs(fp32.raw_lexical_logits(
-        [r["text"] for r in rows], [r.get("heading") or "" for r in rows])))) if fp32.first_stage is not None
-        else np.ones(len(rows), bool) for s, rows in splits.items()}
+    read = {s: fp32.model_reads([r["text"] for r in rows], [r.get("heading") or "" for r in rows])
+            for s, rows in splits.items()}
 
     candidates = {p: Classifier.from_weights(mv, convert(model, p).eval(), tokenizer) for p in precisions}
     figures: dict[str, dict] = {}

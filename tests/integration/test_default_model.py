@@ -47,6 +47,7 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
         from app.lexical import LexicalModel
 
         lexical = LexicalModel.load(version_dir / "lexical")
+    none = LABEL_IDS.index("none")
     out = []
     with torch.no_grad():
         for text in texts:
@@ -54,9 +55,13 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
             if len(ids) > max_length:
                 ids = ids[:max_length - tail] + ids[len(ids) - tail:]
             if stage is not None:
-                raw = torch.tensor(lexical.logits([text])[0], dtype=torch.float64)
-                first = torch.softmax(raw / stage["temperature"] + torch.tensor(stage["bias"], dtype=torch.float64), -1)
-                if first[LABEL_IDS.index("none")] > stage["threshold"]:
+                p_none = _detector_p_none(version_dir / "first_stage", text)
+                if p_none > stage["threshold"]:   # the detector is sure: the companion spreads the rest
+                    raw = torch.tensor(lexical.logits([text])[0], dtype=torch.float64)
+                    z = raw / stage["temperature"] + torch.tensor(stage["bias"], dtype=torch.float64)
+                    z[none] = -torch.inf
+                    first = torch.softmax(z, -1) * (1 - p_none)
+                    first[none] = p_none
                     out.append(first.numpy())
                     continue
             logits = model(input_ids=torch.tensor([ids])).logits[0].double()
@@ -65,6 +70,19 @@ def _independent_probabilities(version_dir, texts: list[str]) -> np.ndarray:
             logits = logits / temperature + bias
             out.append(torch.softmax(logits, dim=-1).numpy())
     return np.stack(out)
+
+
+def _detector_p_none(folder, text: str) -> float:
+    """The first stage's calibrated p(none), read from its saved arrays with sklearn and numpy alone."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    w = np.load(folder / "weights.npz")
+    vec = TfidfVectorizer(ngram_range=tuple(int(x) for x in w["ngram_range"]), sublinear_tf=True,
+                          vocabulary=json.loads((folder / "vocabulary.json").read_text()))
+    vec.idf_ = w["idf"]
+    intercept, scale, shift = w["scalars"]
+    score = float((vec.transform([text]) @ w["coef"])[0]) + intercept
+    return float(1 / (1 + np.exp(scale * score + shift)))
 
 
 def test_default_model_gives_calibrated_probabilities_through_the_cli(tmp_path, cuad_dir):
@@ -95,6 +113,6 @@ def test_default_model_gives_calibrated_probabilities_through_the_cli(tmp_path, 
     assert all(r["decision"] in ("auto_accept", "review") for r in rows)
     clf = Classifier.load("default")
     if clf.first_stage is not None:   # both paths are compared above, not only one
-        skipped = clf.first_stage.skips(clf.first_stage.probs(clf.raw_lexical_logits([c["text"] for c in clauses])))
-        assert skipped.any() and not skipped.all(), skipped
+        read = clf.model_reads([c["text"] for c in clauses])
+        assert read.any() and not read.all(), read
     clear_cache()

@@ -1,12 +1,14 @@
-"""The first stage: a conformal threshold on the lexical p(none), and a classifier that skips the model for
-the segments under it while giving the same numbers as screening full probabilities."""
+"""The first stage: a conformal threshold on a binary detector's p(none), and a classifier that skips the
+model for the segments above it while giving the same numbers as screening full probabilities."""
 from __future__ import annotations
+
+import shutil
 
 import numpy as np
 import pytest
 
 from app.classifier import Classifier, clear_cache
-from app.first_stage import NONE, FirstStage
+from app.first_stage import FOLDER, NONE, LiabilityDetector
 from app.lexical import LexicalModel
 from app.registry import Registry
 from app.taxonomy import LABEL2ID
@@ -46,9 +48,10 @@ def screened(tmp_path, tiny_model_dir):
     texts = LIABILITY + OTHER
     labels = [LABEL2ID["capped"], LABEL2ID["indemnity"], LABEL2ID["exclusion"], LABEL2ID["carve_out"]] + [NONE] * 6
     LexicalModel.fit(texts * 3, labels * 3, min_df=1).save(version.path / "lexical")
+    detector = LiabilityDetector.fit(texts * 3, [y != NONE for y in labels] * 3, min_df=1)
+    detector.save(version.path / FOLDER)
     # The threshold sits between the liability clauses' p(none) and the others', so some rows skip.
-    stage = FirstStage(0.0, 1.0, (0.0,) * 7)
-    p_none = stage.probs(LexicalModel.load(version.path / "lexical").logits(texts))[:, NONE]
+    p_none = detector.p_none(texts)
     threshold = float(p_none[: len(LIABILITY)].max())
     assert threshold < p_none[len(LIABILITY):].max()
     version.update_card(ensemble={"lexical_weight": 0.5},
@@ -65,19 +68,46 @@ def test_classifier_skips_the_model_for_sure_none_and_matches_screening(screened
     model_logits = clf.model_logits
     monkeypatch.setattr(clf, "model_logits", lambda t, h=None: seen.extend(t) or model_logits(t, h))
     got = clf.predict_proba(texts)
-    skipped = clf.first_stage.skips(clf.first_stage.probs(clf.raw_lexical_logits(texts)))
-    assert 0 < skipped.sum() < len(texts) and not skipped[: len(LIABILITY)].any()
-    assert seen == [t for t, s in zip(texts, skipped) if not s]       # the model read only the rest
+    read = clf.model_reads(texts)
+    assert 0 < read.sum() < len(texts) and read[: len(LIABILITY)].all()
+    assert seen == [t for t, r in zip(texts, read) if r]       # the model read only these
     full = clf.calibrate(model_logits(texts) + clf.lexical_logits(texts))
-    np.testing.assert_allclose(got, clf.first_stage.screen(full, clf.raw_lexical_logits(texts)), rtol=1e-6)
-    np.testing.assert_allclose(got[~skipped], full[~skipped], rtol=1e-6)   # the rest: exactly the ensemble
-    assert (got[skipped].argmax(axis=1) == NONE).all()
+    np.testing.assert_allclose(got, clf.screened(full, texts), rtol=1e-6)
+    np.testing.assert_allclose(got[read], full[read], rtol=1e-6)   # what it read: exactly the ensemble
+    skipped = got[~read]
+    assert (skipped.argmax(axis=1) == NONE).all()
+    np.testing.assert_allclose(skipped.sum(axis=1), 1.0)
+    # p(none) is the detector's; the rest is spread as the companion (calibrated alone) spreads it
+    p_none, raw = clf.first_look([t for t, r in zip(texts, read) if not r])
+    np.testing.assert_allclose(skipped[:, NONE], p_none)
+    companion = np.exp(raw) * (np.arange(7) != NONE)
+    np.testing.assert_allclose(skipped, np.where(np.arange(7) == NONE, p_none[:, None],
+                                                 (1 - p_none[:, None]) * companion / companion.sum(1, keepdims=True)),
+                               rtol=1e-6)
 
 
-def test_a_stage_not_kept_is_not_used(screened):
+def test_a_stage_not_kept_or_without_its_detector_is_not_used(screened):
     reg, texts = screened
     reg.get("v-tiny").update_card(first_stage={"kept": False, "threshold": 0.0, "temperature": 1.0,
                                                "bias": [0.0] * 7})
     clf = Classifier.load("v-tiny", registry=reg, device="cpu")
     assert clf.first_stage is None
     np.testing.assert_allclose(clf.predict_proba(texts), clf.calibrate(clf.logits(texts)), rtol=1e-6)
+    version = reg.get("v-tiny")
+    version.update_card(first_stage={"kept": True, "threshold": 0.0, "temperature": 1.0, "bias": [0.0] * 7})
+    shutil.rmtree(version.path / FOLDER)
+    clear_cache()
+    assert Classifier.load("v-tiny", registry=reg, device="cpu").first_stage is None
+
+
+def test_detector_round_trips_without_pickle_and_platt_scaling_keeps_the_order(tmp_path):
+    texts = LIABILITY + OTHER
+    y = [True] * len(LIABILITY) + [False] * len(OTHER)
+    detector = LiabilityDetector.fit(texts * 3, y * 3, min_df=1)
+    scaled = detector.calibrated(texts, np.ones(len(texts)), np.asarray(y))
+    assert scaled.scale > 0                                  # more liability score, less p(none)
+    order = np.argsort(detector.p_none(texts))
+    np.testing.assert_array_equal(np.argsort(scaled.p_none(texts)), order)
+    scaled.save(tmp_path / "d")
+    assert {f.name for f in (tmp_path / "d").iterdir()} == {"vocabulary.json", "weights.npz"}
+    np.testing.assert_allclose(LiabilityDetector.load(tmp_path / "d").p_none(texts), scaled.p_none(texts))
