@@ -2,14 +2,15 @@
 
     nice -n 10 python -m bench.dora_step [--batch-sizes 8 32] [--quantizations none nf4] [--rounds 3]
 
-The real SmolLM2-135M base (the embedded default), adapted as configs/default.yaml does:
-q/k/v/o of the top 12 layers, r=16, alpha=32, dropout 0, the score head trained in full.
+The real SmolLM2-135M base (the embedded default), adapted with the recipe's adapter: q/k/v/o,
+r=16, alpha=32, dropout 0, the score head trained in full, on the top 12 layers (configs/default.yaml
+adapts only the top 2 and trains them from cached activations; 12 give the adapters a share of a
+whole-model step that a ratio can see).
 For each base precision (fp32, NF4) the three models are built from one base with the same seed
 and take turns on the same batch, round after round, the order rotated every round, so a change
 in the load of a shared machine hits all three alike; only ratios measured this way mean
 anything on a shared CPU. A step is forward + backward + AdamW step + zero_grad on a batch of
-`--seq` random token ids (the default max_length; most real batches pad to it). The first
-`--warmup` rounds are not counted.
+`--seq` random token ids. The first `--warmup` rounds are not counted.
 
 Peak memory is the tensor-level peak of one extra step of each model (weights, gradients,
 AdamW state, activations, temporaries), followed op by op with a TorchDispatchMode: the CPU
@@ -185,8 +186,6 @@ def peak_memory_mb(model, optimiser, batch, device: str) -> dict:
 
 
 def run(args) -> list[dict]:
-    from app.modeling import EMBEDDED_DEFAULT
-
     rows = []
     for quantization in args.quantizations:
         print(f"== base {'NF4' if quantization == 'nf4' else 'fp32'}: building LoRA, stock DoRA, fast DoRA",
@@ -249,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-model", default=EMBEDDED_DEFAULT)
     parser.add_argument("--quantizations", nargs="+", default=["none", "nf4"], choices=["none", "nf4"])
     parser.add_argument("--batch-sizes", nargs="+", type=int, default=[8, 32])
-    parser.add_argument("--seq", type=int, default=128, help="tokens per clause (configs/default.yaml max_length)")
+    parser.add_argument("--seq", type=int, default=128, help="tokens per clause")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--warmup", type=int, default=1)
     parser.add_argument("--rank", type=int, default=16)
