@@ -277,9 +277,10 @@ def load_weights(mv: ModelVersion, device: str, *, serving_precision: bool = Tru
         raise ClassifierError(f"cannot load model version {mv.name!r}: {e}") from e
     serving = card.get("serving") or {}
     if serving_precision and serving.get("kept") and device == "cpu":  # verified against fp32 by training.serving
-        from app.precision import convert, merged
+        from app.precision import SMOOTH_ALPHA, SMOOTH_FILE, convert, load_absmax, merged
 
-        model = convert(merged(model), serving["precision"])
+        absmax = load_absmax(mv.path / SMOOTH_FILE) if serving["precision"] == "int8-smooth" else None
+        model = convert(merged(model), serving["precision"], absmax=absmax, alpha=serving.get("alpha", SMOOTH_ALPHA))
     model.to(device).eval()
     return model, tokenizer
 

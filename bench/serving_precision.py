@@ -5,7 +5,8 @@
 The version's adapter is merged into an fp32 copy of its base (as training.merge does), then served
 as-is, in bfloat16, and with torch's dynamic int8 (per-channel int8 weights, int8 activations
 quantized per batch) on every Linear but the score head, or also keeping the last two layers' down
-projections in fp32 (app/precision.py; this bench is where that choice was measured). Quality: on the version's validation
+projections in fp32 (app/precision.py; this bench is where that choice was measured), and int8 after
+SmoothQuant scaling with only the score head in fp32. Quality: on the version's validation
 segments (every liability segment plus a seeded sample of `none`), argmax agreement with fp32 and the
 macro-F1 of the shipped probabilities (lexical companion and calibration included). Speed: the same
 real clauses through Classifier.model_logits, in interleaved rounds in one process.
@@ -33,14 +34,14 @@ def main(argv: list[str] | None = None) -> int:
     from peft import PeftModel
 
     from app.classifier import Classifier, load_weights
-    from app.precision import convert
+    from app.precision import activation_absmax, convert
     from app.registry import Registry
     from training.evaluate import label_ids, segment_rows, version_dataset
     from training.metrics import label_metrics
 
     torch.set_num_threads(len(os.sched_getaffinity(0)))
     mv = Registry().get(args.model)
-    model, tokenizer = load_weights(mv, "cpu")
+    model, tokenizer = load_weights(mv, "cpu", serving_precision=False)  # fp32, whatever the card serves
     if isinstance(model, PeftModel):
         model = model.merge_and_unload()
     model.eval()
@@ -53,7 +54,12 @@ def main(argv: list[str] | None = None) -> int:
 
     variants = {"fp32": model, "bf16": convert(model, "bf16"),
                 "int8 (score head fp32)": convert(model, "int8", keep_fp32=("score",)),
-                "int8 (score head, last 2 down_proj fp32)": convert(model, "int8")}  # what app.precision serves
+                "int8 (score head, last 2 down_proj fp32)": convert(model, "int8")}  # app.precision's int8
+    # SmoothQuant's activation maxima from every other of these segments (training.serving uses the
+    # validation segments the model reads).
+    absmax = activation_absmax(model, lambda: Classifier.from_weights(mv, model, tokenizer).model_logits(
+        texts[::2], heads[::2]))
+    variants["int8-smooth (score head fp32)"] = convert(model, "int8-smooth", absmax=absmax)
     clfs = {name: Classifier.from_weights(mv, m.eval(), tokenizer) for name, m in variants.items()}
     for c in clfs.values():
         c.first_stage = None  # every segment through the model: this measures the model

@@ -1,6 +1,6 @@
 """Choose how a version is served on the CPU (app/precision.py), only where it keeps the labels.
 
-    python -m training.serving [--model VERSION] [--precision int8 bf16] [--speed-n 48] [--rounds 2]
+    python -m training.serving [--model VERSION] [--precision int8 int8-smooth bf16] [--speed-n 48] [--rounds 2]
 
 For each candidate precision the version's adapter is merged into an fp32 base and converted; the
 converted model scores every validation and test segment as shipped (lexical companion, calibration,
@@ -10,6 +10,10 @@ with fp32 on >= MIN_AGREEMENT of the segments the model reads and its weighted m
 as training.merge accepts a merge. Speed is Classifier.model_logits on the same real segments, fp32
 and each candidate in interleaved rounds in one process. The fastest accepted precision goes into
 the card (``serving``); the classifier applies it at load.
+
+int8-smooth is int8 after SmoothQuant scaling (app/precision.py), its activation maxima measured on
+up to CALIBRATION_N validation segments the model reads (every other one): calibration on clauses of
+the target domain. They are saved with the version (SMOOTH_FILE) when that precision is chosen.
 """
 from __future__ import annotations
 
@@ -19,18 +23,20 @@ import sys
 import time
 from datetime import datetime, timezone
 
+import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
 from training.evaluate import EvaluationError, label_ids, segment_rows, version_dataset, weights_of
 
 MIN_AGREEMENT = 0.99   # issue 15, like merge verification
 MAX_F1_DROP = 0.01
+CALIBRATION_N = 256
 
 
 def choose_serving(version: str | None = None, *, registry: Registry | None = None,
-                   precisions=("int8", "bf16"), speed_n: int = 48, rounds: int = 2, log=print) -> dict:
+                   precisions=("int8", "int8-smooth", "bf16"), speed_n: int = 48, rounds: int = 2, log=print) -> dict:
     from app.classifier import Classifier, clear_cache, load_weights
-    from app.precision import convert, merged
+    from app.precision import SMOOTH_ALPHA, SMOOTH_FILE, activation_absmax, convert, merged, save_absmax
     from training.evaluate_segments import shipped_probs
     from training.metrics import label_metrics
 
@@ -47,7 +53,14 @@ def choose_serving(version: str | None = None, *, registry: Registry | None = No
     read = {s: fp32.model_reads([r["text"] for r in rows], [r.get("heading") or "" for r in rows])
             for s, rows in splits.items()}
 
-    candidates = {p: Classifier.from_weights(mv, convert(model, p).eval(), tokenizer) for p in precisions}
+    absmax, calibration = None, []
+    if "int8-smooth" in precisions:
+        rows = splits["validation"]
+        calibration = [rows[i] for i in np.flatnonzero(read["validation"])[::2][:CALIBRATION_N]]
+        absmax = activation_absmax(model, lambda: fp32.model_logits([r["text"] for r in calibration],
+                                                                    [r.get("heading") or "" for r in calibration]))
+    candidates = {p: Classifier.from_weights(mv, convert(model, p, absmax=absmax).eval(), tokenizer)
+                  for p in precisions}
     figures: dict[str, dict] = {}
     for p, clf in candidates.items():
         figures[p] = {}
@@ -87,6 +100,11 @@ def choose_serving(version: str | None = None, *, registry: Registry | None = No
               "rule": (f"argmax agreement >= {MIN_AGREEMENT} on the validation segments the model reads, "
                        f"macro-F1 within {MAX_F1_DROP} of fp32"),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    if best == "int8-smooth":
+        save_absmax(absmax, mv.path / SMOOTH_FILE)
+        record.update(alpha=SMOOTH_ALPHA, smoothquant_calibration=f"{len(calibration)} validation segments")
+    else:
+        (mv.path / SMOOTH_FILE).unlink(missing_ok=True)  # an earlier choice's maxima would only mislead
     mv.update_card(serving=record)
     clear_cache()
     return {"version": mv.name, **record}
@@ -95,7 +113,8 @@ def choose_serving(version: str | None = None, *, registry: Registry | None = No
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m training.serving", description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", help="model version (default: the active one)")
-    parser.add_argument("--precision", nargs="+", default=["int8", "bf16"], choices=["int8", "bf16"])
+    parser.add_argument("--precision", nargs="+", default=["int8", "int8-smooth", "bf16"],
+                        choices=["int8", "int8-smooth", "bf16"])
     parser.add_argument("--speed-n", type=int, default=48, help="validation segments per timed pass")
     parser.add_argument("--rounds", type=int, default=2, help="interleaved timing rounds")
     args = parser.parse_args(argv)
