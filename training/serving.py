@@ -9,7 +9,7 @@ the segments the model reads). It is accepted when, on validation, its argmax ag
 with fp32 on >= MIN_AGREEMENT of the segments the model reads and its weighted macro-F1 is within MAX_F1_DROP of fp32's,
 as training.merge accepts a merge. Speed is Classifier.model_logits on the same real segments, fp32
 and each candidate in interleaved rounds in one process. The fastest accepted precision goes into
-the card (``serving``); the classifier applies it at load.
+the card (``serving``), a batch-invariant one first (see `pick`); the classifier applies it at load.
 
 int8-smooth is int8 after SmoothQuant scaling (app/precision.py), its activation maxima measured on
 up to CALIBRATION_N validation segments the model reads (every other one): calibration on clauses of
@@ -31,6 +31,17 @@ from training.evaluate import EvaluationError, label_ids, segment_rows, version_
 MIN_AGREEMENT = 0.99   # issue 15, like merge verification
 MAX_F1_DROP = 0.01
 CALIBRATION_N = 256
+BATCH_INVARIANT = ("bf16",)
+
+
+def pick(figures: dict[str, dict]) -> str | None:
+    """The precision to serve: the fastest accepted one that beats fp32, a batch-invariant one first.
+    Dynamic int8 quantizes activations with one scale per batch, so a clause's probabilities move with
+    the clauses batched beside it (by up to 0.1 on the default model); bf16 does not do that, so int8 is
+    served only where no batch-invariant precision is accepted and faster than fp32."""
+    faster = [p for p, f in figures.items() if f["accepted"] and f["speedup"] > 1.0]
+    steady = [p for p in faster if p in BATCH_INVARIANT]
+    return max(steady or faster, key=lambda p: figures[p]["speedup"], default=None)
 
 
 def choose_serving(version: str | None = None, *, registry: Registry | None = None,
@@ -93,9 +104,8 @@ def choose_serving(version: str | None = None, *, registry: Registry | None = No
         figures[p].update(speedup=rate[p] / rate["fp32"], clauses_per_s=rate[p],
                           accepted=(v["agreement_model_read"] >= MIN_AGREEMENT
                                     and v["macro_f1_fp32"] - v["macro_f1"] <= MAX_F1_DROP))
-    accepted = [p for p in candidates if figures[p]["accepted"]]
-    best = max(accepted, key=lambda p: figures[p]["speedup"], default=None)
-    record = {"kept": best is not None and figures[best]["speedup"] > 1.0, "precision": best or "fp32",
+    best = pick(figures)
+    record = {"kept": best is not None, "precision": best or "fp32",
               "fp32_clauses_per_s": rate["fp32"], "candidates": figures, "speed_sample": len(texts), "rounds": rounds,
               "rule": (f"argmax agreement >= {MIN_AGREEMENT} on the validation segments the model reads, "
                        f"macro-F1 within {MAX_F1_DROP} of fp32"),
