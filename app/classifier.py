@@ -133,11 +133,7 @@ class Classifier:
         """The lexical companion's weighted share of the logits (zeros without one)."""
         if self.lexical is None or not self.lexical_weight or not len(texts):
             return np.zeros((len(texts), len(LABEL_IDS)), dtype=np.float32)
-        return (self.lexical_weight * self.raw_lexical_logits(texts, headings)).astype(np.float32)
-
-    def raw_lexical_logits(self, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
-        """The lexical companion's own logits, unweighted."""
-        return self.lexical.logits(self._model_texts(texts, headings))
+        return (self.lexical_weight * self.lexical.logits(self._model_texts(texts, headings))).astype(np.float32)
 
     def _model_texts(self, texts: list[str], headings: list[str] | None) -> list[str]:
         from app.encoding import model_text
@@ -154,7 +150,7 @@ class Classifier:
         """Boolean mask of the rows the fine-tuned model reads (all of them without a first stage)."""
         if self.first_stage is None:
             return np.ones(len(texts), dtype=bool)
-        return ~self.first_stage.skips(self.first_look(texts, headings)[0])
+        return ~self.first_stage.skips(self.first_stage.detector.p_none(self._model_texts(texts, headings)))
 
     def screened(self, probs: np.ndarray, texts: list[str], headings: list[str] | None = None) -> np.ndarray:
         """Probabilities computed for every row, as serving returns them: rows the first stage skips take its

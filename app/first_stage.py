@@ -69,9 +69,13 @@ class LiabilityDetector:
                                  float(lr.intercept_[0]), self.ngram_range)
 
     def p_none(self, texts: list[str]) -> np.ndarray:
+        return self.p_none_of_scores(self.scores(texts))
+
+    def p_none_of_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Platt-scaled p(none) of raw scores (`scores`), e.g. ones from detectors fitted out of fold."""
         from scipy.special import expit
 
-        return expit(-(self.scale * self.scores(texts) + self.shift))
+        return expit(-(self.scale * np.asarray(scores) + self.shift))
 
     @cached_property
     def _vectorizer(self):

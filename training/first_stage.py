@@ -124,14 +124,14 @@ def fit_first_stage(version: str | None = None, *, registry: Registry | None = N
              for s, rows in splits.items()}
     liability = label_ids(val) != NONE
 
-    rows = detector_rows(ds, version_data_config(mv), info.split_by_contract)
-    log(f"first stage: detector fitted on {len(rows)} training records and segments "
-        f"({sum(r['label'] != 'none' for r in rows)} liability)")
-    detector = fit_detector(rows, clf.use_headings).calibrated(texts["validation"], weights_of(val), liability)
-    oof_rows, oof_scores = out_of_fold_scores(rows, clf.use_headings)
-    oof_p_none = 1 / (1 + np.exp(detector.scale * oof_scores + detector.shift))   # the same Platt scaling
+    training = detector_rows(ds, version_data_config(mv), info.split_by_contract)
+    log(f"first stage: detector fitted on {len(training)} training records and segments "
+        f"({sum(r['label'] != 'none' for r in training)} liability)")
+    detector = fit_detector(training, clf.use_headings).calibrated(texts["validation"], weights_of(val), liability)
+    oof_rows, oof_scores = out_of_fold_scores(training, clf.use_headings)
     p_none = {s: detector.p_none(t) for s, t in texts.items()}
-    threshold = conformal_threshold(np.concatenate([p_none["validation"][liability], oof_p_none]), alpha)
+    threshold = conformal_threshold(np.concatenate([p_none["validation"][liability],
+                                                    detector.p_none_of_scores(oof_scores)]), alpha)
     # How a skipped segment's liability share is spread: the companion calibrated alone on validation.
     lexical = LexicalModel.load(mv.path / "lexical")
     raw = {s: lexical.logits(t) for s, t in texts.items()}
@@ -140,12 +140,12 @@ def fit_first_stage(version: str | None = None, *, registry: Registry | None = N
 
     rule = mv.card.get("contract_rule")
     figures = {}
-    for split, rows_ in splits.items():
-        if not rows_:
+    for split, rows in splits.items():
+        if not rows:
             continue
-        full = clf.calibrate(version_logits(clf, rows_))
+        full = clf.calibrate(version_logits(clf, rows))
         figures[split] = stage_figures(full, stage.screen(full, p_none[split], raw[split]),
-                                       stage.skips(p_none[split]), rows_, rule)
+                                       stage.skips(p_none[split]), rows, rule)
     v = figures["validation"]
     kept = (threshold < 1.0 and (v["liability_recall"] or 0) >= 1 - alpha
             and all(v[f"contract_f1_{q}_before"] - v[f"contract_f1_{q}_after"] <= MAX_CONTRACT_F1_DROP
@@ -158,7 +158,7 @@ def fit_first_stage(version: str | None = None, *, registry: Registry | None = N
                         "calibrated p(none)",
               "fitted_on": (f"{v['segments']} validation segments ({v['liability_segments']} liability) and "
                             f"{len(oof_rows)} training liability segments scored out of fold; detector trained on "
-                            f"{len(rows)} training records and segments"),
+                            f"{len(training)} training records and segments"),
               "created": datetime.now(timezone.utc).isoformat(timespec="seconds"), **figures}
     mv.update_card(first_stage=record)
     clear_cache()

@@ -111,3 +111,6 @@ def test_detector_round_trips_without_pickle_and_platt_scaling_keeps_the_order(t
     scaled.save(tmp_path / "d")
     assert {f.name for f in (tmp_path / "d").iterdir()} == {"vocabulary.json", "weights.npz"}
     np.testing.assert_allclose(LiabilityDetector.load(tmp_path / "d").p_none(texts), scaled.p_none(texts))
+    # training.first_stage scales out-of-fold scores with the same Platt parameters
+    np.testing.assert_allclose(scaled.p_none_of_scores(scaled.scores(texts)), scaled.p_none(texts))
+    np.testing.assert_allclose(scaled.p_none(texts), 1 / (1 + np.exp(scaled.scale * scaled.scores(texts) + scaled.shift)))
