@@ -21,6 +21,18 @@ def list_row(page: Page, filename: str):
     return page.locator(".st-key-contract_table [role=row]").filter(has_text=filename)
 
 
+def session_cookie(page: Page, timeout_s: float = 15.0) -> dict:
+    """The log-in's session cookie, once the page's script has set it: it is written a moment after the
+    sign-in rerun (seen missing right after it in CI), so wait for it rather than read it at once."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = [c for c in page.context.cookies() if c["name"] == "lexdora_session"]
+        if found or time.monotonic() > deadline:
+            [cookie] = found
+            return cookie
+        page.wait_for_timeout(200)
+
+
 def test_an_upload_left_at_once_is_scored_in_the_background_and_opens_from_the_list(new_page):
     page = new_page()
     log_in(page, "lawyer")
@@ -55,7 +67,7 @@ def test_a_refresh_keeps_the_log_in_and_a_log_out_ends_it(new_page, app_url):
     page = new_page()
     log_in(page, "lawyer")
     open_page(page, "Upload", "Upload contracts")
-    [cookie] = [c for c in page.context.cookies() if c["name"] == "lexdora_session"]
+    cookie = session_cookie(page)
     # SameSite=Strict; not HttpOnly, since it is set from the page's script (Streamlit has no other way).
     assert cookie["sameSite"] == "Strict" and not cookie["httpOnly"]
     assert 11 * 3600 < cookie["expires"] - time.time() <= 12 * 3600   # settings.session_hours
@@ -82,13 +94,13 @@ def test_a_refresh_keeps_the_log_in_and_a_log_out_ends_it(new_page, app_url):
 def test_a_stolen_cookie_is_worthless_after_log_out(new_page, browser, app_url):
     page = new_page()
     log_in(page, "lawyer")
-    cookies = page.context.cookies()
+    cookie = session_cookie(page)   # the one the thief replays: the test means nothing without it
     page.locator(".st-key-logout button").click()
     expect(page.locator(".st-key-login_username input")).to_be_visible()
     # Another browser replaying the cookie the first one had before logging out.
     thief = browser.new_context()
     try:
-        thief.add_cookies([c for c in cookies if c["name"] == "lexdora_session"])
+        thief.add_cookies([cookie])
         stolen = thief.new_page()
         stolen.goto(app_url)
         expect(stolen.locator(".st-key-login_username input")).to_be_visible()
