@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from app.exposure_fields import extract_fields
 from app.taxonomy import BY_ID, LABEL_IDS
-from tests.browser.test_review_flow import log_in, open_page, wait_idle
+from tests.browser.test_review_flow import live, log_in, open_page, wait_idle
 from tests.conftest import CUAD
 
 pytestmark = pytest.mark.browser
@@ -62,7 +62,7 @@ def pick_contract(page: Page, filename: str) -> None:
 def open_from_the_list(page: Page, filename: str) -> None:
     """The lawyer's way in: search the contracts list for the file, select its row, land on its document."""
     open_page(page, "Contracts")
-    search = page.locator(".st-key-list_search input")
+    search = live(page, "list_search").locator("input")
     rows = page.locator(".st-key-contract_table [role=row]")
     for attempt in range(3):
         # While a page is rerun its previous widgets can still stand beside the new ones: type into the
@@ -74,7 +74,7 @@ def open_from_the_list(page: Page, filename: str) -> None:
         if attempt == 2 or rows.filter(has_text=filename[:30]).count() == 1 and rows.count() <= 2:
             break
     expect(rows.filter(has_text=filename[:30])).to_have_count(1)
-    grid = page.locator(".st-key-contract_table").get_by_test_id("stDataFrameResizable")
+    grid = live(page, "contract_table").get_by_test_id("stDataFrameResizable")
     document = page.locator(".st-key-contract_id").get_by_role("combobox")
     for attempt in range(3):
         # A click that lands while the filtered grid is still being redrawn selects nothing (seen once in CI):

@@ -20,8 +20,17 @@ PASSWORDS = DEMO_PASSWORDS  # filled when the app_env fixture has run the demo c
 
 
 def wait_idle(page: Page) -> None:
-    """Until the script run finishes (Streamlit's toolbar shows a "Running..." image meanwhile)."""
+    """Until the script run finishes (Streamlit's toolbar shows a "Running..." image meanwhile) and the previous
+    run's elements, which Streamlit keeps beside the new ones marked `data-stale` until the run is over, are gone."""
     expect(page.get_by_role("img", name="Running...")).to_have_count(0)
+    expect(page.locator("[data-stale='true']")).to_have_count(0)
+
+
+def live(page: Page, key: str):
+    """The element with Streamlit key `key` drawn by the current run, not its stale twin from the run before
+    (a rerun can begin just after wait_idle has passed). A widget's key is on its element container, which
+    carries `data-stale`; a keyed container's mark is on the elements inside it."""
+    return page.locator(f".st-key-{key}:not([data-stale='true']):not(:has([data-stale='true']))")
 
 
 def log_in(page: Page, name: str) -> None:
@@ -122,8 +131,8 @@ def test_reviewer_corrects_a_clause_with_the_keyboard_and_the_export_has_it(new_
     log_in(page, "reviewer")
     expect(page.get_by_role("heading", name="Review queue", level=1)).to_be_visible()
     # Keys act once the buttons are drawn: on a fresh page Streamlit loads their code after drawing the text.
-    expect(page.locator(".st-key-review_confirm").get_by_role("button")).to_be_visible()
-    clause = page.locator(".st-key-review_clause")
+    expect(live(page, "review_confirm").get_by_role("button")).to_be_visible()
+    clause = live(page, "review_clause")
     shown = clause.inner_text()
     filename = page.locator(".st-key-review_source").first.inner_text().split(" · ")[0]
     model_label = _model_label(page)

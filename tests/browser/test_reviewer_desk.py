@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Page, WebSocketRoute, expect
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-from tests.browser.test_review_flow import log_in, wait_idle
+from tests.browser.test_review_flow import live, log_in, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -28,10 +28,10 @@ def reviews_by(app_env, name: str, kind: str = "review") -> list[tuple[int, str]
 def clause_text(page: Page) -> str:
     """The clause on screen, once its buttons are drawn too: on a fresh page Streamlit draws text at once and
     loads the code of its buttons after, and a shortcut pressed before its button is drawn does nothing."""
-    confirm = page.locator(".st-key-review_confirm").get_by_role("button")
+    confirm = live(page, "review_confirm").get_by_role("button")
     expect(confirm).to_have_count(1)   # during a rerun the last clause's button may still be drawn beside it
     expect(confirm).to_be_visible()
-    clause = page.locator(".st-key-review_clause")
+    clause = live(page, "review_clause")
     expect(clause).to_be_visible()
     return clause.inner_text()
 
@@ -64,11 +64,11 @@ def test_a_double_enter_confirms_only_clauses_that_were_on_screen(new_page, app_
     since = last_review_id(app_env)
     page.keyboard.press("Enter")
     page.wait_for_timeout(120)
-    second = words(page.locator(".st-key-review_clause").inner_text())
+    second = words(live(page, "review_clause").inner_text())
     page.keyboard.press("Enter")
-    second += " " + words(page.locator(".st-key-review_clause").inner_text())
+    second += " " + words(live(page, "review_clause").inner_text())
     wait_idle(page)
-    expect(page.locator(".st-key-review_clause")).not_to_have_text(first, use_inner_text=True)
+    expect(live(page, "review_clause")).not_to_have_text(first, use_inner_text=True)
     wait_idle(page)
     saved = reviewed_texts(app_env, "reviewer", since)
     assert 1 <= len(saved) <= 2
@@ -82,12 +82,12 @@ def test_undo_brings_back_the_clause_as_it_was(new_page, app_env):
     log_in(page, "reviewer")
     shown = clause_text(page)
     page.keyboard.press("Enter")
-    expect(page.locator(".st-key-review_clause")).not_to_have_text(shown, use_inner_text=True)
+    expect(live(page, "review_clause")).not_to_have_text(shown, use_inner_text=True)
     wait_idle(page)
     page.keyboard.press("u")
     back = ""
     for _ in range(60):   # the clause comes back after a rerun; compare words, not layout whitespace
-        back = words(page.locator(".st-key-review_clause").inner_text())
+        back = words(live(page, "review_clause").inner_text())
         if back == words(shown):
             break
         page.wait_for_timeout(500)
@@ -104,7 +104,7 @@ def test_progress_counts_a_confirm(new_page):
     expect(progress.first).to_contain_text("done today")
     done = int(progress.first.inner_text().split(" done today")[0].split()[-1])
     clause_text(page)   # once a single Confirm is drawn
-    page.locator(".st-key-review_confirm").get_by_role("button").click()
+    live(page, "review_confirm").get_by_role("button").click()
     expect(progress.filter(has_text=f"{done + 1} done today").first).to_be_visible()
 
 
@@ -206,10 +206,10 @@ def test_an_enter_on_a_clause_already_saved_saves_nothing_else(new_page, app_env
     updates.holding = True
     page.keyboard.press("Enter")
     updates.wait_for_runs(1)
-    assert words(page.locator(".st-key-review_clause").inner_text()) == first
+    assert words(live(page, "review_clause").inner_text()) == first
     page.keyboard.press("Enter")
     updates.wait_for_runs(2)
     updates.release()
-    expect(page.locator(".st-key-review_clause")).not_to_have_text(first, use_inner_text=True)
+    expect(live(page, "review_clause")).not_to_have_text(first, use_inner_text=True)
     wait_idle(page)
     assert [t[:60] in first for t in reviewed_texts(app_env, "reviewer", since)] == [True]
