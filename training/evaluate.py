@@ -166,13 +166,19 @@ def routing_metrics(probs: np.ndarray, labels: np.ndarray, policy) -> dict:
 
 def contract_metrics(predicted: dict[str, set[str]], truth: dict[str, dict]) -> dict:
     """Per CUAD question: P/R/F1 of the contract-level answer implied by the predicted clause labels."""
+    return answer_metrics({c: {"cuad_cap": has_cap(labels), "cuad_uncapped": has_uncapped(labels)}
+                           for c, labels in predicted.items()}, truth)
+
+
+def answer_metrics(answers: dict[str, dict[str, bool]], truth: dict[str, dict]) -> dict:
+    """Per CUAD question ("cuad_cap", "cuad_uncapped"): P/R/F1 of contract answers against CUAD's."""
     from sklearn.metrics import precision_recall_fscore_support
 
-    out = {"n_contracts": len(predicted)}
-    for key, rule in (("cuad_cap", has_cap), ("cuad_uncapped", has_uncapped)):
-        names = sorted(predicted)
+    out = {"n_contracts": len(answers)}
+    names = sorted(answers)
+    for key in ("cuad_cap", "cuad_uncapped"):
         y_true = [truth[c][key] == "Yes" for c in names]
-        y_pred = [rule(predicted[c]) for c in names]
+        y_pred = [bool(answers[c][key]) for c in names]
         p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, average="binary", zero_division=0)
         out[key] = {"precision": float(p), "recall": float(r), "f1": float(f), "positives": int(sum(y_true)),
                     "predicted_positive": int(sum(y_pred))}

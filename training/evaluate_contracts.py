@@ -3,8 +3,10 @@
     python -m app score ../shared/data/cuad/contracts_txt --output scores.jsonl
     python -m training.evaluate_contracts scores.jsonl [--json F] [--markdown F]
 
-A contract answers CUAD's "Cap On Liability" / "Uncapped Liability" Yes when any of its clauses
-got a label of app.taxonomy.CUAD_MAPPING (the rule of `app score --summary`). Contracts are grouped
+A contract answers CUAD's "Cap On Liability" / "Uncapped Liability" by the scoring model's own
+contract rule (its card's `contract_rule`, app.scoring.contract_answers), exactly as `app score
+--summary` answers it; a version without one answers Yes when any clause got a label of
+app.taxonomy.CUAD_MAPPING. Contracts are grouped
 by what the scoring model saw of them (its split.json): `test` and `unseen` (no clause of the
 contract in any split) were never trained on and are the quality figures; `validation` steered
 early stopping, calibration and thresholds; `train` was fitted and is shown only for contrast.
@@ -24,7 +26,7 @@ import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
 from app.taxonomy import CUAD_MAPPING
-from training.evaluate import EvaluationError, contract_metrics, cuad_contract_answers, fmt
+from training.evaluate import EvaluationError, answer_metrics, cuad_contract_answers, fmt
 
 # Report order: the groups never trained on first.
 GROUPS = ("test", "unseen", "validation", "train")
@@ -38,13 +40,13 @@ GROUP_NOTES = {
 }
 
 
-def contract_labels(scores: Path) -> tuple[str, dict[str, set[str]], dict[str, dict], list[str]]:
-    """(model version, contract -> predicted labels, contract -> clause and review counts, contracts
-    cut short) of a scores file. A contract whose rows stop before its n_clauses (a run killed while
-    writing it) is left out: its missing clauses could change its answers."""
+def contract_rows(scores: Path) -> tuple[str, dict[str, list], dict[str, dict], list[str]]:
+    """(model version, contract -> its clauses' (label, probabilities), contract -> clause and review
+    counts, contracts cut short) of a scores file. A contract whose rows stop before its n_clauses (a run
+    killed while writing it) is left out: its missing clauses could change its answers."""
     from app.batch import read_rows
 
-    labels: dict[str, set[str]] = defaultdict(set)
+    clauses: dict[str, list] = defaultdict(list)
     # Per question, the contract's most likely clause: the probability behind a Yes, for ranking metrics.
     counts: dict[str, dict] = defaultdict(lambda: {"clauses": 0, "review": 0, "expected": 0,
                                                    **{q: 0.0 for q in QUESTIONS}})
@@ -52,37 +54,44 @@ def contract_labels(scores: Path) -> tuple[str, dict[str, set[str]], dict[str, d
     for row in read_rows(scores):
         name = Path(row["contract"]).stem
         versions.add(row["model_version"])
-        labels[name].add(row["label"])
+        clauses[name].append((row["label"], row["probabilities"]))
         counts[name]["clauses"] += 1
         counts[name]["expected"] = int(row["n_clauses"])
         counts[name]["review"] += row["decision"] != "auto_accept"
         for q, title in QUESTIONS.items():
             p = sum(row["probabilities"][label] for label in CUAD_MAPPING[title])
             counts[name][q] = max(counts[name][q], p)
-    if not labels:
+    if not clauses:
         raise EvaluationError(f"{scores} holds no scored clauses (or does not exist)")
     if len(versions) > 1:
         raise EvaluationError(f"{scores} mixes model versions {sorted(versions)}; score with one --model")
     partial = sorted(c for c, n in counts.items() if n["clauses"] != n["expected"])
     for name in partial:
-        del labels[name], counts[name]
-    return versions.pop(), dict(labels), dict(counts), partial
+        del clauses[name], counts[name]
+    return versions.pop(), dict(clauses), dict(counts), partial
 
 
 def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_file: Path | None = None) -> dict:
-    version, predicted, counts, partial = contract_labels(scores)
+    from app.scoring import contract_answers, contract_rule
+
+    version, clauses, counts, partial = contract_rows(scores)
     mv = (registry or Registry()).get(version)
     split_file = mv.path / "split.json"
     if not split_file.exists():
         raise EvaluationError(f"model version {version!r} has no split.json: cannot tell held-out contracts")
     split = json.loads(split_file.read_text())
     truth = json.loads(truth_file.read_text()) if truth_file else cuad_contract_answers()
-    unknown = sorted(set(predicted) - set(truth))
+    unknown = sorted(set(clauses) - set(truth))
+    rule = contract_rule(mv)
+    answered = {}
+    for c, items in clauses.items():
+        a = contract_answers(({"label": label, "probabilities": probs} for label, probs in items), rule)
+        answered[c] = {"cuad_cap": a.has_cap, "cuad_uncapped": a.has_uncapped}
 
     def metrics(names: list[str]) -> dict:
         from sklearn.metrics import average_precision_score, roc_auc_score
 
-        m = contract_metrics({c: predicted[c] for c in names}, truth)
+        m = answer_metrics({c: answered[c] for c in names}, truth)
         for q in QUESTIONS:
             # How well the most likely clause ranks contracts, whatever the Yes rule: where a stricter
             # contract-level threshold could go. Undefined when the group has one answer only.
@@ -95,18 +104,30 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
         m["review_share"] = sum(counts[c]["review"] for c in names) / m["clauses"]
         return m
 
-    group_of = {c: split.get(c, "unseen") for c in predicted if c in truth}
+    group_of = {c: split.get(c, "unseen") for c in clauses if c in truth}
     groups = {g: metrics(sorted(c for c, cg in group_of.items() if cg == g))
               for g in GROUPS if g in group_of.values()}
-    out = {"scores": str(scores), "model": version, "n_contracts": len(predicted),
+    out = {"scores": str(scores), "model": version, "n_contracts": len(clauses),
            "n_clauses": sum(c["clauses"] for c in counts.values()), "groups": groups,
-           "not_in_cuad": unknown, "incomplete": partial}
+           "rule": rule.model_dump(), "not_in_cuad": unknown, "incomplete": partial}
     never_trained = sorted(c for c, g in group_of.items() if g in ("test", "unseen"))
     if never_trained:
         out["never_trained"] = metrics(never_trained)
         validation = sorted(c for c, g in group_of.items() if g == "validation")
         out["threshold_rule"] = {q: threshold_rule(q, validation, never_trained, counts, truth) for q in QUESTIONS}
     return out
+
+
+def rule_text(rule: dict) -> str:
+    """How the model's contract rule answers each question, in one sentence for the report."""
+    parts = []
+    for key, title in (("cap", "Cap On Liability"), ("uncapped", "Uncapped Liability")):
+        q = rule[key]
+        parts.append(f"{title}: Yes when any clause gets a label of app.taxonomy.CUAD_MAPPING"
+                     if q["method"] == "any_label" else
+                     f"{title}: Yes when a clause's summed probability of the mapped labels reaches "
+                     f"{q['threshold']:.3f} ({q['fitted_on'] or 'fitted by training.thresholds'})")
+    return "; ".join(parts)
 
 
 def threshold_rule(q: str, tune: list[str], report: list[str], counts: dict, truth: dict) -> dict | None:
@@ -129,8 +150,8 @@ def threshold_rule(q: str, tune: list[str], report: list[str], counts: dict, tru
 
 def markdown(m: dict) -> str:
     lines = [f"# Whole contracts: model `{m['model']}` on {m['n_contracts']} contracts ({m['n_clauses']} clauses)", "",
-             f"Scores: `{m['scores']}`. A contract answers a CUAD question Yes when any clause gets a label of "
-             "app.taxonomy.CUAD_MAPPING.", "",
+             f"Scores: `{m['scores']}`. The model's contract rule, as `app score --summary` applies it: "
+             f"{rule_text(m['rule'])}.", "",
              "| contracts | n | clauses | to review | Cap P | Cap R | Cap F1 | Cap yes | Uncapped P | Uncapped R | "
              "Uncapped F1 | Uncapped yes |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     rows = [(g, m["groups"][g]) for g in GROUPS if g in m["groups"]]
@@ -154,9 +175,9 @@ def markdown(m: dict) -> str:
                      f"{fmt(unc['average_precision'])} | {fmt(unc['roc_auc'])} |")
     rules = {q: r for q, r in (m.get("threshold_rule") or {}).items() if r}
     if rules:
-        lines += ["", "A stricter rule for comparison, not what `app score --summary` uses: Yes when the most likely "
-                  "clause reaches a threshold picked for F1 on the validation contracts, scored on the contracts "
-                  "never trained on:", "", "| question | threshold | validation F1 | precision | recall | F1 |",
+        lines += ["", "For comparison, not what `app score --summary` uses: Yes when the most likely clause "
+                  "reaches a threshold picked for F1 on the validation contracts of this scores file (every "
+                  "segment of each), scored on the contracts never trained on:", "", "| question | threshold | validation F1 | precision | recall | F1 |",
                   "|---|---|---|---|---|---|"]
         for q, r in rules.items():
             lines.append(f"| {QUESTIONS[q]} | {fmt(r['threshold'])} | {fmt(r['tune_f1'])} | {fmt(r['precision'])} | "

@@ -92,3 +92,24 @@ def test_threshold_rule_is_tuned_on_one_group_and_scored_on_another():
     assert rule["threshold"] == 0.8 and rule["tune_f1"] == 1.0  # separates v1, v3 from v2
     assert rule["precision"] == 1.0 and rule["recall"] == 1.0   # r2 at 0.7 stays No
     assert threshold_rule("cuad_cap", ["v1", "v3"], ["r1"], counts, truth) is None  # one answer: nothing to tune
+
+
+def test_contracts_are_answered_by_the_versions_own_rule_as_app_score_does(setup):
+    registry, truth, tmp = setup
+    version = registry.get("v1")
+    version.update_card(contract_rule={"cap": {"method": "max_prob", "threshold": 0.9},
+                                       "uncapped": {"method": "max_prob", "threshold": 0.5}})
+    held = _rows("held.txt", ["capped", "carve_out"])
+    held[0]["probabilities"] = {**{lab: 0.0 for lab in LABEL_IDS}, "capped": 0.6, "none": 0.4}
+    held[1]["probabilities"] = {**{lab: 0.0 for lab in LABEL_IDS}, "carve_out": 0.55, "none": 0.45}
+    scores = tmp / "scores.jsonl"
+    with ClauseWriter(scores) as w:
+        w.write_contract(held)
+        w.write_contract(_rows("held2.txt", ["none"]))
+    m = evaluate_scores(scores, registry=registry, truth_file=truth)
+
+    test = m["groups"]["test"]
+    # Any-label would say Yes to both; the rule says cap No (best clause 0.6 < 0.9), uncapped Yes (0.55 >= 0.5).
+    assert test["cuad_cap"]["predicted_positive"] == 0 and test["cuad_cap"]["recall"] == 0.0
+    assert test["cuad_uncapped"]["predicted_positive"] == 1 and test["cuad_uncapped"]["f1"] == 1.0
+    assert "reaches 0.900" in markdown(m)
