@@ -25,7 +25,6 @@ from pathlib import Path
 import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
-from app.taxonomy import CUAD_MAPPING
 from training.evaluate import EvaluationError, answer_metrics, cuad_contract_answers, fmt
 
 # Report order: the groups never trained on first.
@@ -41,10 +40,11 @@ GROUP_NOTES = {
 
 
 def contract_rows(scores: Path) -> tuple[str, dict[str, list], dict[str, dict], list[str]]:
-    """(model version, contract -> its clauses' (label, probabilities), contract -> clause and review
+    """(model version, contract -> its clauses' {label, probabilities}, contract -> clause and review
     counts, contracts cut short) of a scores file. A contract whose rows stop before its n_clauses (a run
     killed while writing it) is left out: its missing clauses could change its answers."""
     from app.batch import read_rows
+    from app.scoring import question_probability
 
     clauses: dict[str, list] = defaultdict(list)
     # Per question, the contract's most likely clause: the probability behind a Yes, for ranking metrics.
@@ -54,13 +54,12 @@ def contract_rows(scores: Path) -> tuple[str, dict[str, list], dict[str, dict], 
     for row in read_rows(scores):
         name = Path(row["contract"]).stem
         versions.add(row["model_version"])
-        clauses[name].append((row["label"], row["probabilities"]))
+        clauses[name].append({"label": row["label"], "probabilities": row["probabilities"]})
         counts[name]["clauses"] += 1
         counts[name]["expected"] = int(row["n_clauses"])
         counts[name]["review"] += row["decision"] != "auto_accept"
-        for q, title in QUESTIONS.items():
-            p = sum(row["probabilities"][label] for label in CUAD_MAPPING[title])
-            counts[name][q] = max(counts[name][q], p)
+        for q in QUESTIONS:
+            counts[name][q] = max(counts[name][q], question_probability(row["probabilities"], q.removeprefix("cuad_")))
     if not clauses:
         raise EvaluationError(f"{scores} holds no scored clauses (or does not exist)")
     if len(versions) > 1:
@@ -84,8 +83,8 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
     unknown = sorted(set(clauses) - set(truth))
     rule = contract_rule(mv)
     answered = {}
-    for c, items in clauses.items():
-        a = contract_answers(({"label": label, "probabilities": probs} for label, probs in items), rule)
+    for c, rows in clauses.items():
+        a = contract_answers(rows, rule)
         answered[c] = {"cuad_cap": a.has_cap, "cuad_uncapped": a.has_uncapped}
 
     def metrics(names: list[str]) -> dict:
@@ -120,8 +119,10 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
 
 def rule_text(rule: dict) -> str:
     """How the model's contract rule answers each question, in one sentence for the report."""
+    from app.scoring import QUESTIONS as TITLES
+
     parts = []
-    for key, title in (("cap", "Cap On Liability"), ("uncapped", "Uncapped Liability")):
+    for key, title in TITLES.items():
         q = rule[key]
         parts.append(f"{title}: Yes when any clause gets a label of app.taxonomy.CUAD_MAPPING"
                      if q["method"] == "any_label" else
