@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
+from data.build import shared_path
 from training.evaluate import EvaluationError, answer_metrics, cuad_contract_answers, fmt
 
 # Report order: the groups never trained on first.
@@ -70,7 +71,23 @@ def contract_rows(scores: Path) -> tuple[str, dict[str, list], dict[str, dict], 
     return versions.pop(), dict(clauses), dict(counts), partial
 
 
-def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_file: Path | None = None) -> dict:
+def label_answers(segments: Path) -> dict[str, dict[str, bool]]:
+    """Contract -> CUAD answers read off the segment file's own labels (any segment with a label of
+    app.taxonomy.CUAD_MAPPING): what a classifier that agreed with every label of the guideline would
+    answer. Where it differs from CUAD's lawyers, no clause model can do better by that mapping."""
+    from app.taxonomy import has_cap, has_uncapped
+
+    labels: dict[str, set] = defaultdict(set)
+    with open(segments, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                row = json.loads(line)
+                labels[row["contract"]].add(row["label"])
+    return {c: {"cuad_cap": has_cap(ls), "cuad_uncapped": has_uncapped(ls)} for c, ls in labels.items()}
+
+
+def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_file: Path | None = None,
+                    segments: Path | None = None) -> dict:
     from app.scoring import contract_answers, contract_rule
 
     version, clauses, counts, partial = contract_rows(scores)
@@ -106,12 +123,21 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
     group_of = {c: split.get(c, "unseen") for c in clauses if c in truth}
     groups = {g: metrics(sorted(c for c, cg in group_of.items() if cg == g))
               for g in GROUPS if g in group_of.values()}
+    labelled = label_answers(segments) if segments is not None and segments.exists() else {}
+
+    def ceiling(names: list[str]) -> dict | None:
+        names = [c for c in names if c in labelled]
+        return answer_metrics({c: labelled[c] for c in names}, truth) if names else None
+
+    for g in groups:
+        groups[g]["guideline_labels"] = ceiling([c for c, cg in group_of.items() if cg == g])
     out = {"scores": str(scores), "model": version, "n_contracts": len(clauses),
            "n_clauses": sum(c["clauses"] for c in counts.values()), "groups": groups,
            "rule": rule.model_dump(), "not_in_cuad": unknown, "incomplete": partial}
     never_trained = sorted(c for c, g in group_of.items() if g in ("test", "unseen"))
     if never_trained:
         out["never_trained"] = metrics(never_trained)
+        out["never_trained"]["guideline_labels"] = ceiling(never_trained)
         validation = sorted(c for c, g in group_of.items() if g == "validation")
         out["threshold_rule"] = {q: threshold_rule(q, validation, never_trained, counts, truth) for q in QUESTIONS}
     return out
@@ -183,6 +209,17 @@ def markdown(m: dict) -> str:
         for q, r in rules.items():
             lines.append(f"| {QUESTIONS[q]} | {fmt(r['threshold'])} | {fmt(r['tune_f1'])} | {fmt(r['precision'])} | "
                          f"{fmt(r['recall'])} | {fmt(r['f1'])} |")
+    ceiling = [(name, g["guideline_labels"]) for name, g in rows if g.get("guideline_labels")]
+    if ceiling:
+        lines += ["", "The ceiling of the label mapping: contracts answered from the segment file's own labels "
+                  "(Yes when any segment has a label of app.taxonomy.CUAD_MAPPING), i.e. by a classifier that agreed "
+                  "with every label of the guideline:", "",
+                  "| contracts | n | Cap P | Cap R | Cap F1 | Uncapped P | Uncapped R | Uncapped F1 |",
+                  "|---|---|---|---|---|---|---|---|"]
+        for name, g in ceiling:
+            cap, unc = g["cuad_cap"], g["cuad_uncapped"]
+            lines.append(f"| {name} | {g['n_contracts']} | {fmt(cap['precision'])} | {fmt(cap['recall'])} | "
+                         f"{fmt(cap['f1'])} | {fmt(unc['precision'])} | {fmt(unc['recall'])} | {fmt(unc['f1'])} |")
     if m["not_in_cuad"]:
         lines += ["", f"Not in contracts.json, so not evaluated ({len(m['not_in_cuad'])}): "
                   + ", ".join(m["not_in_cuad"])]
@@ -198,9 +235,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("scores", type=Path, help="output of python -m app score (JSONL or CSV)")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     parser.add_argument("--markdown", type=Path, help="also write the report here")
+    parser.add_argument("--segments", type=Path, default=shared_path(Path("data/cuad/segments_dev.jsonl")),
+                        help="labelled segments of the scored contracts, for the ceiling of the label mapping "
+                             "(default: the development set's; left out when absent)")
     args = parser.parse_args(argv)
     try:
-        m = evaluate_scores(args.scores)
+        m = evaluate_scores(args.scores, segments=args.segments)
     except (OSError, ModelVersionNotFound, EvaluationError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

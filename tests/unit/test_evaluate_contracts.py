@@ -113,3 +113,24 @@ def test_contracts_are_answered_by_the_versions_own_rule_as_app_score_does(setup
     assert test["cuad_cap"]["predicted_positive"] == 0 and test["cuad_cap"]["recall"] == 0.0
     assert test["cuad_uncapped"]["predicted_positive"] == 1 and test["cuad_uncapped"]["f1"] == 1.0
     assert "reaches 0.900" in markdown(m)
+
+
+def test_the_segment_files_own_labels_give_the_ceiling_of_the_label_mapping(setup):
+    registry, truth, tmp = setup
+    scores = tmp / "scores.jsonl"
+    with ClauseWriter(scores) as w:
+        w.write_contract(_rows("held.txt", ["none"]))
+        w.write_contract(_rows("held2.txt", ["none"]))
+    segments = tmp / "segments.jsonl"
+    # held: a carve-out, and CUAD says Yes to both. held2: an exclusion the lawyers did not count as a cap.
+    segments.write_text("\n".join(json.dumps({"contract": c, "label": lab}) for c, lab in
+                                  [("held", "carve_out"), ("held", "none"), ("held2", "exclusion")]) + "\n")
+    m = evaluate_scores(scores, registry=registry, truth_file=truth, segments=segments)
+
+    ceiling = m["groups"]["test"]["guideline_labels"]
+    assert ceiling["n_contracts"] == 2
+    assert ceiling["cuad_cap"]["precision"] == 0.5 and ceiling["cuad_cap"]["recall"] == 1.0
+    assert ceiling["cuad_uncapped"]["f1"] == 1.0
+    assert m["groups"]["test"]["cuad_cap"]["recall"] == 0.0   # the model's own answers are apart
+    assert "ceiling of the label mapping" in markdown(m)
+    assert evaluate_scores(scores, registry=registry, truth_file=truth)["groups"]["test"]["guideline_labels"] is None
