@@ -25,8 +25,8 @@ from pathlib import Path
 import numpy as np
 
 from app.registry import ModelVersionNotFound, Registry
-from data.build import shared_path
-from training.evaluate import EvaluationError, answer_metrics, cuad_contract_answers, fmt
+from data.build import DataConfig, DataError, load_segments, shared_path
+from training.evaluate import EvaluationError, answer_metrics, contract_metrics, cuad_contract_answers, fmt
 
 # Report order: the groups never trained on first.
 GROUPS = ("test", "unseen", "validation", "train")
@@ -71,19 +71,15 @@ def contract_rows(scores: Path) -> tuple[str, dict[str, list], dict[str, dict], 
     return versions.pop(), dict(clauses), dict(counts), partial
 
 
-def label_answers(segments: Path) -> dict[str, dict[str, bool]]:
-    """Contract -> CUAD answers read off the segment file's own labels (any segment with a label of
-    app.taxonomy.CUAD_MAPPING): what a classifier that agreed with every label of the guideline would
-    answer. Where it differs from CUAD's lawyers, no clause model can do better by that mapping."""
-    from app.taxonomy import has_cap, has_uncapped
-
-    labels: dict[str, set] = defaultdict(set)
-    with open(segments, encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                row = json.loads(line)
-                labels[row["contract"]].add(row["label"])
-    return {c: {"cuad_cap": has_cap(ls), "cuad_uncapped": has_uncapped(ls)} for c, ls in labels.items()}
+def segment_labels(segments: Path) -> dict[str, set[str]]:
+    """Contract -> the labels of its segments in a labelled segment file (read and checked as training
+    reads it). Answered by app.taxonomy's any-label rule, they are what a classifier that agreed with
+    every label of the guideline would answer: where that differs from CUAD's lawyers, no clause
+    model can do better by the mapping."""
+    labels: dict[str, set[str]] = defaultdict(set)
+    for row in load_segments(DataConfig(segments_path=segments)):
+        labels[row["contract"]].add(row["label"])
+    return dict(labels)
 
 
 def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_file: Path | None = None,
@@ -104,10 +100,14 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
         a = contract_answers(rows, rule)
         answered[c] = {"cuad_cap": a.has_cap, "cuad_uncapped": a.has_uncapped}
 
+    labelled = segment_labels(segments) if segments is not None and segments.exists() else {}
+
     def metrics(names: list[str]) -> dict:
         from sklearn.metrics import average_precision_score, roc_auc_score
 
         m = answer_metrics({c: answered[c] for c in names}, truth)
+        ceiling = [c for c in names if c in labelled]
+        m["guideline_labels"] = contract_metrics({c: labelled[c] for c in ceiling}, truth) if ceiling else None
         for q in QUESTIONS:
             # How well the most likely clause ranks contracts, whatever the Yes rule: where a stricter
             # contract-level threshold could go. Undefined when the group has one answer only.
@@ -123,21 +123,12 @@ def evaluate_scores(scores: Path, *, registry: Registry | None = None, truth_fil
     group_of = {c: split.get(c, "unseen") for c in clauses if c in truth}
     groups = {g: metrics(sorted(c for c, cg in group_of.items() if cg == g))
               for g in GROUPS if g in group_of.values()}
-    labelled = label_answers(segments) if segments is not None and segments.exists() else {}
-
-    def ceiling(names: list[str]) -> dict | None:
-        names = [c for c in names if c in labelled]
-        return answer_metrics({c: labelled[c] for c in names}, truth) if names else None
-
-    for g in groups:
-        groups[g]["guideline_labels"] = ceiling([c for c, cg in group_of.items() if cg == g])
     out = {"scores": str(scores), "model": version, "n_contracts": len(clauses),
            "n_clauses": sum(c["clauses"] for c in counts.values()), "groups": groups,
            "rule": rule.model_dump(), "not_in_cuad": unknown, "incomplete": partial}
     never_trained = sorted(c for c, g in group_of.items() if g in ("test", "unseen"))
     if never_trained:
         out["never_trained"] = metrics(never_trained)
-        out["never_trained"]["guideline_labels"] = ceiling(never_trained)
         validation = sorted(c for c, g in group_of.items() if g == "validation")
         out["threshold_rule"] = {q: threshold_rule(q, validation, never_trained, counts, truth) for q in QUESTIONS}
     return out
@@ -241,7 +232,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         m = evaluate_scores(args.scores, segments=args.segments)
-    except (OSError, ModelVersionNotFound, EvaluationError) as e:
+    except (OSError, ModelVersionNotFound, EvaluationError, DataError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     report = markdown(m)

@@ -123,8 +123,9 @@ def test_the_segment_files_own_labels_give_the_ceiling_of_the_label_mapping(setu
         w.write_contract(_rows("held2.txt", ["none"]))
     segments = tmp / "segments.jsonl"
     # held: a carve-out, and CUAD says Yes to both. held2: an exclusion the lawyers did not count as a cap.
-    segments.write_text("\n".join(json.dumps({"contract": c, "label": lab}) for c, lab in
-                                  [("held", "carve_out"), ("held", "none"), ("held2", "exclusion")]) + "\n")
+    segments.write_text("\n".join(json.dumps({"id": f"s{i}", "contract": c, "text": f"segment {i}", "label": lab})
+                                  for i, (c, lab) in enumerate([("held", "carve_out"), ("held", "none"),
+                                                                ("held2", "exclusion")])) + "\n")
     m = evaluate_scores(scores, registry=registry, truth_file=truth, segments=segments)
 
     ceiling = m["groups"]["test"]["guideline_labels"]
